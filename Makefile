@@ -1,0 +1,32 @@
+# The two commands of the quick start are `make run` and `make test`; CI runs `make test` (.ci/run).
+GO ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+
+.PHONY: run test build unit fuzz lint chart bench load golden
+
+run: ## run the service with whatever BRIDGE_* is set (none: serve :8080, print notices to the console)
+	$(GO) run ./cmd/activitybridge
+
+test: ## everything CI checks: format, vet, staticcheck, race tests, short fuzzing, the Helm chart
+	bash scripts/test.sh
+
+build: ## a static binary in bin/
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o bin/activitybridge ./cmd/activitybridge
+
+unit: ## the Go tests alone, with the race detector
+	$(GO) test -race -count=1 ./...
+
+fuzz: ## every fuzz target for FUZZTIME each (default 10s)
+	bash scripts/fuzz.sh
+
+chart: ## the Helm chart and Dockerfile tests (nested module charts/verify)
+	cd charts/verify && $(GO) test -count=1 ./...
+
+golden: ## rewrite the golden files after a deliberate template or payload change
+	$(GO) test ./render/... -update
+
+bench: ## the Go benchmarks of the hot path
+	$(GO) test -run '^$$' -bench . -benchmem ./activity ./internal/receiver ./internal/outbox
+
+load: ## the load benchmark of the real binary against a bare receiver (see BENCHMARKS.md)
+	$(GO) run ./internal/loadtest

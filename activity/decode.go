@@ -1,0 +1,496 @@
+package activity
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"reflect"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// ErrNotActivity is matched (errors.Is) by every error Decode returns: the body is not a Platform.sh
+// activity, which the HTTP layer answers with 400. The error's message says what is wrong.
+var ErrNotActivity = errors.New("not an activity")
+
+// DecodeError is the error Decode returns. Field names the offending JSON field by its path
+// ("type", "payload.commits.0.message" style: dots between names), or is empty when the body as a
+// whole is wrong (not JSON, not an object, trailing data).
+type DecodeError struct {
+	Field  string
+	Reason string
+}
+
+func (e *DecodeError) Error() string {
+	if e.Field == "" {
+		return "not an activity: " + e.Reason
+	}
+	return fmt.Sprintf("not an activity: field %q: %s", e.Field, e.Reason)
+}
+
+// Is makes every DecodeError match ErrNotActivity.
+func (e *DecodeError) Is(target error) bool { return target == ErrNotActivity }
+
+// Decode decodes the JSON body of an activity webhook. It returns a *DecodeError (matching
+// ErrNotActivity) when the body is not JSON, not a JSON object, has data after the object, lacks a
+// non-empty id, type or project, has a top-level field we keep with the wrong JSON type, or has
+// invalid UTF-8 in a string we keep. Inside parameters and payload, whose shapes differ by activity
+// type, a kept field of an unexpected JSON type is ignored instead. Deployment variables, http_access,
+// the log and the project's SSH key are never decoded (the struct below has no field for them, so
+// encoding/json only scans past them).
+func Decode(body []byte) (*Activity, error) {
+	trimmed := bytes.TrimLeft(body, " \t\r\n")
+	if len(trimmed) == 0 {
+		return nil, &DecodeError{Reason: "empty body"}
+	}
+	if kind := jsonKind(trimmed[0]); kind != "object" {
+		if kind == "" {
+			return nil, &DecodeError{Reason: "body is not JSON"}
+		}
+		if !json.Valid(body) {
+			return nil, &DecodeError{Reason: "body is not JSON"}
+		}
+		return nil, &DecodeError{Reason: "body is a JSON " + kind + ", want an object"}
+	}
+	var w wireActivity
+	if err := json.Unmarshal(body, &w); err != nil {
+		return nil, decodeError(err)
+	}
+	for _, f := range []struct{ name, value string }{{"id", w.ID.s}, {"type", w.Type.s}, {"project", w.Project.s}} {
+		if f.value == "" {
+			return nil, &DecodeError{Field: f.name, Reason: "missing or empty"}
+		}
+	}
+	return w.activity(), nil
+}
+
+// jsonKind names the JSON value that starts with b, or "" when no JSON value starts so.
+func jsonKind(b byte) string {
+	switch {
+	case b == '{':
+		return "object"
+	case b == '[':
+		return "array"
+	case b == '"':
+		return "string"
+	case b == '-' || (b >= '0' && b <= '9'):
+		return "number"
+	case b == 't' || b == 'f':
+		return "boolean"
+	case b == 'n':
+		return "null"
+	}
+	return ""
+}
+
+func decodeError(err error) error {
+	var de *DecodeError
+	if errors.As(err, &de) {
+		return de
+	}
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		if te.Value == badUTF8 {
+			return &DecodeError{Field: te.Field, Reason: "invalid UTF-8 in string"}
+		}
+		return &DecodeError{Field: te.Field, Reason: fmt.Sprintf("want %s, got %s", wantKind(te.Type), te.Value)}
+	}
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return &DecodeError{Reason: fmt.Sprintf("invalid JSON at byte %d: %s", se.Offset, strings.TrimPrefix(se.Error(), "json: "))}
+	}
+	// encoding/json reports a truncated body as a plain error.
+	return &DecodeError{Reason: "invalid JSON: " + strings.TrimPrefix(err.Error(), "json: ")}
+}
+
+func wantKind(t reflect.Type) string {
+	if t == nil {
+		return "another type"
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	case reflect.Int, reflect.Int64, reflect.Float64:
+		return "a number"
+	case reflect.Bool:
+		return "a boolean"
+	}
+	return t.String()
+}
+
+// badUTF8 marks the type error an Unmarshaler returns for a string with invalid UTF-8: encoding/json
+// adds the field path only to *json.UnmarshalTypeError, so that is the error we use.
+const badUTF8 = "string with invalid UTF-8"
+
+// unquote returns the string value of the JSON string literal raw (quotes included), rejecting
+// invalid UTF-8. Most strings have no escapes and cost one allocation.
+func unquote(raw []byte) (string, error) {
+	if !utf8.Valid(raw) {
+		// A fresh error each time: encoding/json writes the field path into it.
+		return "", &json.UnmarshalTypeError{Value: badUTF8, Type: reflect.TypeFor[string]()}
+	}
+	inner := raw[1 : len(raw)-1]
+	if bytes.IndexByte(inner, '\\') < 0 {
+		return string(inner), nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", err
+	}
+	return s, nil
+}
+
+// str is a string field of the top level: null is "", another JSON type is an error.
+type str struct{ s string }
+
+func (v *str) UnmarshalJSON(raw []byte) error {
+	switch raw[0] {
+	case 'n':
+		v.s = ""
+		return nil
+	case '"':
+		s, err := unquote(raw)
+		v.s = s
+		return err
+	}
+	return &json.UnmarshalTypeError{Value: jsonKind(raw[0]), Type: reflect.TypeFor[string]()}
+}
+
+// lstr is a lenient string field inside parameters or payload: a value of another JSON type is
+// ignored, invalid UTF-8 is still an error.
+type lstr struct{ s string }
+
+func (v *lstr) UnmarshalJSON(raw []byte) error {
+	if raw[0] != '"' {
+		v.s = ""
+		return nil
+	}
+	s, err := unquote(raw)
+	v.s = s
+	return err
+}
+
+// lbool is a lenient boolean: anything but true is false.
+type lbool bool
+
+func (v *lbool) UnmarshalJSON(raw []byte) error {
+	*v = lbool(raw[0] == 't')
+	return nil
+}
+
+// lint is a lenient integer: a number is truncated toward zero, anything else is 0.
+type lint int
+
+func (v *lint) UnmarshalJSON(raw []byte) error {
+	*v = 0
+	if k := jsonKind(raw[0]); k == "number" {
+		var f float64
+		if err := json.Unmarshal(raw, &f); err == nil && f > -1e15 && f < 1e15 {
+			*v = lint(f)
+		}
+	}
+	return nil
+}
+
+// stamp is a timestamp of the top level: RFC 3339 (Platform.sh sends microseconds and +00:00), null
+// is the zero time, another JSON type or an unreadable string is an error.
+type stamp struct{ t time.Time }
+
+func (v *stamp) UnmarshalJSON(raw []byte) error {
+	switch raw[0] {
+	case 'n':
+		v.t = time.Time{}
+		return nil
+	case '"':
+		s, err := unquote(raw)
+		if err != nil {
+			return err
+		}
+		t, ok := parseTime(s)
+		if !ok {
+			return &json.UnmarshalTypeError{Value: "string " + quoteShort(s), Type: reflect.TypeFor[time.Time]()}
+		}
+		v.t = t
+		return nil
+	}
+	return &json.UnmarshalTypeError{Value: jsonKind(raw[0]), Type: reflect.TypeFor[time.Time]()}
+}
+
+// lstamp is a lenient timestamp inside the payload: a unix time in seconds (2023 commit dates), an
+// RFC 3339 string, or anything else as the zero time.
+type lstamp struct{ t time.Time }
+
+func (v *lstamp) UnmarshalJSON(raw []byte) error {
+	v.t = time.Time{}
+	switch jsonKind(raw[0]) {
+	case "number":
+		var f float64
+		if err := json.Unmarshal(raw, &f); err == nil && f > 0 && f < 1e11 {
+			sec := int64(f)
+			v.t = time.Unix(sec, int64((f-float64(sec))*1e9)).UTC()
+		}
+	case "string":
+		s, err := unquote(raw)
+		if err != nil {
+			return err
+		}
+		if t, ok := parseTime(s); ok {
+			v.t = t
+		}
+	}
+	return nil
+}
+
+func parseTime(s string) (time.Time, bool) {
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t.UTC(), true
+	}
+	// Some older bodies omit the zone; Platform.sh times are UTC.
+	if t, err := time.Parse("2006-01-02T15:04:05.999999999", s); err == nil {
+		return t, true
+	}
+	return time.Time{}, false
+}
+
+func quoteShort(s string) string {
+	if len(s) > 40 {
+		s = s[:40] + "…"
+	}
+	return fmt.Sprintf("%q", s)
+}
+
+// The wire types hold only the fields we keep; encoding/json scans past every other key without
+// building anything for it.
+type wireActivity struct {
+	ID                str                `json:"id"`
+	Type              str                `json:"type"`
+	Project           str                `json:"project"`
+	State             str                `json:"state"`
+	Result            str                `json:"result"`
+	Environments      []str              `json:"environments"`
+	CreatedAt         stamp              `json:"created_at"`
+	UpdatedAt         stamp              `json:"updated_at"`
+	StartedAt         stamp              `json:"started_at"`
+	CompletedAt       stamp              `json:"completed_at"`
+	CancelledAt       stamp              `json:"cancelled_at"`
+	CompletionPercent *int               `json:"completion_percent"`
+	Timings           map[string]float64 `json:"timings"`
+	Text              str                `json:"text"`
+	Description       str                `json:"description"`
+	Parameters        *wireParameters    `json:"parameters"`
+	Payload           *wirePayload       `json:"payload"`
+	Commands          []wireCommand      `json:"commands"`
+	FailureReason     str                `json:"failure_reason"`
+}
+
+type wireParameters struct {
+	User            lstr  `json:"user"`
+	Environment     lstr  `json:"environment"`
+	OldCommit       lstr  `json:"old_commit"`
+	NewCommit       lstr  `json:"new_commit"`
+	From            lstr  `json:"from"`
+	Into            lstr  `json:"into"`
+	Cron            lstr  `json:"cron"`
+	Application     lstr  `json:"application"`
+	SynchronizeCode lbool `json:"synchronize_code"`
+	SynchronizeData lbool `json:"synchronize_data"`
+}
+
+type wirePayload struct {
+	User         *wireUser        `json:"user"`
+	Environment  *wireEnvironment `json:"environment"`
+	Commits      []wireCommit     `json:"commits"`
+	CommitsCount lint             `json:"commits_count"`
+	Deployment   *wireDeployment  `json:"deployment"`
+	Project      *wireProject     `json:"project"`
+	Cron         lstr             `json:"cron"`
+	BackupName   lstr             `json:"backup_name"`
+	Variable     *wireNamed       `json:"variable"`
+	Domain       *wireNamed       `json:"domain"`
+}
+
+type wireUser struct {
+	ID          lstr `json:"id"`
+	DisplayName lstr `json:"display_name"`
+}
+
+type wireEnvironment struct {
+	Name          lstr  `json:"name"`
+	MachineName   lstr  `json:"machine_name"`
+	Title         lstr  `json:"title"`
+	Type          lstr  `json:"type"`
+	Status        lstr  `json:"status"`
+	HeadCommit    lstr  `json:"head_commit"`
+	EdgeHostname  lstr  `json:"edge_hostname"`
+	DefaultDomain lstr  `json:"default_domain"`
+	Parent        lstr  `json:"parent"`
+	IsMain        lbool `json:"is_main"`
+}
+
+type wireCommit struct {
+	SHA     lstr `json:"sha"`
+	Message lstr `json:"message"`
+	Author  struct {
+		Name  lstr   `json:"name"`
+		Email lstr   `json:"email"`
+		Date  lstamp `json:"date"`
+	} `json:"author"`
+}
+
+type wireDeployment struct {
+	ProjectInfo struct {
+		Name lstr `json:"name"`
+	} `json:"project_info"`
+	EnvironmentInfo struct {
+		EnvironmentType lstr `json:"environment_type"`
+	} `json:"environment_info"`
+	Subscription wireSubscription     `json:"subscription"`
+	Routes       map[string]wireRoute `json:"routes"`
+}
+
+type wireSubscription struct {
+	ManagementURI lstr `json:"subscription_management_uri"`
+}
+
+type wireRoute struct {
+	Type        lstr  `json:"type"`
+	Upstream    lstr  `json:"upstream"`
+	To          lstr  `json:"to"`
+	OriginalURL lstr  `json:"original_url"`
+	Primary     lbool `json:"primary"`
+}
+
+type wireProject struct {
+	ID            lstr             `json:"id"`
+	Title         lstr             `json:"title"`
+	Region        lstr             `json:"region"`
+	Organization  lstr             `json:"organization"`
+	DefaultDomain lstr             `json:"default_domain"`
+	Subscription  wireSubscription `json:"subscription"`
+}
+
+type wireNamed struct {
+	Name lstr `json:"name"`
+}
+
+type wireCommand struct {
+	App      lstr `json:"app"`
+	Type     lstr `json:"type"`
+	ExitCode lint `json:"exit_code"`
+}
+
+func (w *wireActivity) activity() *Activity {
+	a := &Activity{
+		ID:            w.ID.s,
+		Type:          w.Type.s,
+		Project:       w.Project.s,
+		State:         State(w.State.s),
+		Result:        Result(w.Result.s),
+		CreatedAt:     w.CreatedAt.t,
+		UpdatedAt:     w.UpdatedAt.t,
+		StartedAt:     w.StartedAt.t,
+		CompletedAt:   w.CompletedAt.t,
+		CancelledAt:   w.CancelledAt.t,
+		Timings:       w.Timings,
+		Text:          w.Text.s,
+		Description:   w.Description.s,
+		FailureReason: w.FailureReason.s,
+	}
+	if w.CompletionPercent != nil {
+		a.CompletionPercent = *w.CompletionPercent
+	}
+	for _, e := range w.Environments {
+		a.Environments = append(a.Environments, e.s)
+	}
+	for _, c := range w.Commands {
+		a.Commands = append(a.Commands, Command{App: c.App.s, Type: c.Type.s, ExitCode: int(c.ExitCode)})
+	}
+	if p := w.Parameters; p != nil {
+		a.Parameters = Parameters{
+			User: p.User.s, Environment: p.Environment.s, OldCommit: p.OldCommit.s, NewCommit: p.NewCommit.s,
+			From: p.From.s, Into: p.Into.s, Cron: p.Cron.s, Application: p.Application.s,
+			SynchronizeCode: bool(p.SynchronizeCode), SynchronizeData: bool(p.SynchronizeData),
+		}
+	}
+	if p := w.Payload; p != nil {
+		a.Payload = p.payload()
+		a.consoleOrg = orgSlug(p)
+	}
+	return a
+}
+
+func (p *wirePayload) payload() Payload {
+	out := Payload{
+		CommitsCount: int(p.CommitsCount),
+		Cron:         p.Cron.s,
+		BackupName:   p.BackupName.s,
+	}
+	if u := p.User; u != nil {
+		out.User = User{ID: u.ID.s, DisplayName: u.DisplayName.s}
+	}
+	if e := p.Environment; e != nil {
+		out.Environment = &Environment{
+			Name: e.Name.s, MachineName: e.MachineName.s, Title: e.Title.s, Type: e.Type.s, Status: e.Status.s,
+			HeadCommit: e.HeadCommit.s, EdgeHostname: e.EdgeHostname.s, DefaultDomain: e.DefaultDomain.s,
+			Parent: e.Parent.s, IsMain: bool(e.IsMain),
+		}
+	}
+	if len(p.Commits) > 0 {
+		out.Commits = make([]Commit, len(p.Commits))
+		for i, c := range p.Commits {
+			out.Commits[i] = Commit{SHA: c.SHA.s, Message: c.Message.s,
+				Author: Author{Name: c.Author.Name.s, Email: c.Author.Email.s, Date: c.Author.Date.t}}
+		}
+	}
+	if d := p.Deployment; d != nil {
+		dep := &Deployment{ProjectTitle: d.ProjectInfo.Name.s, EnvironmentType: d.EnvironmentInfo.EnvironmentType.s}
+		if len(d.Routes) > 0 {
+			dep.Routes = make([]Route, 0, len(d.Routes))
+			for u, r := range d.Routes {
+				dep.Routes = append(dep.Routes, Route{URL: u, Type: r.Type.s, Upstream: r.Upstream.s, To: r.To.s,
+					OriginalURL: r.OriginalURL.s, Primary: bool(r.Primary)})
+			}
+			sortRoutes(dep.Routes)
+		}
+		out.Deployment = dep
+	}
+	if pr := p.Project; pr != nil {
+		out.Project = &Project{ID: pr.ID.s, Title: pr.Title.s, Region: pr.Region.s, Organization: pr.Organization.s,
+			DefaultDomain: pr.DefaultDomain.s}
+	}
+	if v := p.Variable; v != nil {
+		out.Variable = &Named{Name: v.Name.s}
+	}
+	if d := p.Domain; d != nil {
+		out.Domain = &Named{Name: d.Name.s}
+	}
+	return out
+}
+
+// orgSlug finds the organization's URL name in a subscription_management_uri of the form
+// https://console.upsun.com/<org>/-/billing/...; the Platform.sh form /-/users/<id>/... has none.
+func orgSlug(p *wirePayload) string {
+	var uri string
+	if p.Project != nil {
+		uri = p.Project.Subscription.ManagementURI.s
+	}
+	if uri == "" && p.Deployment != nil {
+		uri = p.Deployment.Subscription.ManagementURI.s
+	}
+	u, err := url.Parse(uri)
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	first, _, _ := strings.Cut(strings.TrimPrefix(u.Path, "/"), "/")
+	if first == "" || first == "-" || first == "projects" {
+		return ""
+	}
+	return u.Host + "\x00" + first
+}

@@ -1,0 +1,135 @@
+{{/*
+The chart name, overridable with nameOverride.
+*/}}
+{{- define "activitybridge.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+The full name of every resource: the release name, plus the chart name unless the release name holds it.
+*/}}
+{{- define "activitybridge.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+The chart label value.
+*/}}
+{{- define "activitybridge.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Labels on every resource.
+*/}}
+{{- define "activitybridge.labels" -}}
+helm.sh/chart: {{ include "activitybridge.chart" . }}
+{{ include "activitybridge.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Values.image.tag | default .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{/*
+Labels that select the pods; they never change after install.
+*/}}
+{{- define "activitybridge.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "activitybridge.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/*
+The ServiceAccount the pod runs as.
+*/}}
+{{- define "activitybridge.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "activitybridge.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/*
+The image reference; the tag defaults to the chart's appVersion.
+*/}}
+{{- define "activitybridge.image" -}}
+{{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) }}
+{{- end }}
+
+{{/*
+The Secret the pod reads its credentials from: the user's existingSecret or the chart's own.
+*/}}
+{{- define "activitybridge.secretName" -}}
+{{- if .Values.existingSecret }}
+{{- .Values.existingSecret }}
+{{- else }}
+{{- include "activitybridge.fullname" . }}
+{{- end }}
+{{- end }}
+
+{{/*
+A map name=url rendered as "name=url,name2=url" in a stable (sorted) order.
+*/}}
+{{- define "activitybridge.namedURLs" -}}
+{{- $pairs := list }}
+{{- range $name, $url := . }}
+{{- $pairs = append $pairs (printf "%s=%s" $name $url) }}
+{{- end }}
+{{- join "," $pairs }}
+{{- end }}
+
+{{/*
+The chart's Secret data as YAML, key -> plain value, holding only the keys that are set.
+Both secret.yaml and the pod's checksum annotation use it.
+*/}}
+{{- define "activitybridge.secretData" -}}
+{{- with .Values.secrets }}
+{{- if .slackToken }}
+slackToken: {{ .slackToken | quote }}
+{{- end }}
+{{- if .slackWebhooks }}
+slackWebhooks: {{ include "activitybridge.namedURLs" .slackWebhooks | quote }}
+{{- end }}
+{{- if .discordWebhooks }}
+discordWebhooks: {{ include "activitybridge.namedURLs" .discordWebhooks | quote }}
+{{- end }}
+{{- if .discordToken }}
+discordToken: {{ .discordToken | quote }}
+{{- end }}
+{{- if .sharedKey }}
+sharedKey: {{ .sharedKey | quote }}
+{{- end }}
+{{- if .pathToken }}
+pathToken: {{ .pathToken | quote }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Secret key -> the environment variable that names its file (or holds it, with existingSecret).
+*/}}
+{{- define "activitybridge.secretEnv" -}}
+slackToken: BRIDGE_SLACK_TOKEN
+slackWebhooks: BRIDGE_SLACK_WEBHOOKS
+discordWebhooks: BRIDGE_DISCORD_WEBHOOKS
+discordToken: BRIDGE_DISCORD_TOKEN
+sharedKey: BRIDGE_SHARED_KEY
+pathToken: BRIDGE_PATH_TOKEN
+{{- end }}
+
+{{/*
+Fail the render on values that cannot work together.
+*/}}
+{{- define "activitybridge.validate" -}}
+{{- if and .Values.persistence.enabled (gt (int .Values.replicaCount) 1) }}
+{{- fail (printf "replicaCount is %d but persistence.enabled is true: the bolt store has a single writer, so run one replica (replicaCount: 1) or set persistence.enabled=false to use the in-memory store" (int .Values.replicaCount)) }}
+{{- end }}
+{{- end }}

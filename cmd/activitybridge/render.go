@@ -1,0 +1,126 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/activitybridge/activitybridge/activity"
+	"github.com/activitybridge/activitybridge/notifier/console"
+	"github.com/activitybridge/activitybridge/notifier/discord"
+	"github.com/activitybridge/activitybridge/notifier/slack"
+	"github.com/activitybridge/activitybridge/render"
+)
+
+// maxRenderInput caps what `render` reads, like BRIDGE_MAX_BODY's default caps the service.
+const maxRenderInput = 32 << 20
+
+func renderCmd(args []string, stdin io.Reader, stdout io.Writer) error {
+	fs := newFlags("render", stdout)
+	target := fs.String("target", "slack", "what to print: slack (Block Kit JSON), discord (webhook JSON) or console (text)")
+	set := fs.String("template", "default", "template set, e.g. default or compact")
+	dir := fs.String("templates-dir", os.Getenv("BRIDGE_TEMPLATES_DIR"), "folder of .tmpl overrides (default $BRIDGE_TEMPLATES_DIR)")
+	consoleURL := fs.String("console-url", envOr("BRIDGE_PUBLIC_CONSOLE_URL", "https://console.platform.sh"), "base of the View activity link")
+	if err := parseFlags(fs, reorder(args)); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return fmt.Errorf("%w: give one activity file, or - for standard input", errUsage)
+	}
+	switch *target {
+	case "slack", "discord", "console":
+	default:
+		return fmt.Errorf("%w: --target %q is not known; use slack, discord or console", errUsage, *target)
+	}
+	body, err := readInput(fs.Arg(0), stdin)
+	if err != nil {
+		return err
+	}
+	act, err := activity.Decode(body)
+	if err != nil {
+		return fmt.Errorf("%s: %w", fs.Arg(0), err)
+	}
+	r, err := render.New(render.Options{Dir: *dir, ConsoleURL: *consoleURL})
+	if err != nil {
+		return err
+	}
+	msg, err := r.Render(act, *set)
+	if err != nil {
+		return err
+	}
+	var out any
+	switch *target {
+	case "slack":
+		out = slack.Build(msg)
+	case "discord":
+		out = discord.Build(msg)
+	default:
+		_, err := io.WriteString(stdout, console.Format(msg))
+		return err
+	}
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(out)
+}
+
+func readInput(name string, stdin io.Reader) ([]byte, error) {
+	var r io.Reader = stdin
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		r = f
+	}
+	body, err := io.ReadAll(io.LimitReader(r, maxRenderInput+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", name, err)
+	}
+	if len(body) > maxRenderInput {
+		return nil, fmt.Errorf("%s is larger than %d bytes", name, maxRenderInput)
+	}
+	return body, nil
+}
+
+// reorder moves flags before positional arguments so that `render FILE --target discord` works too.
+func reorder(args []string) []string {
+	var flags, pos []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			pos = append(pos, args[i+1:]...)
+			return append(flags, append([]string{"--"}, pos...)...)
+		case len(a) > 1 && a[0] == '-':
+			flags = append(flags, a)
+			if !containsEq(a) && i+1 < len(args) && !isBoolFlag(a) {
+				flags = append(flags, args[i+1])
+				i++
+			}
+		default:
+			pos = append(pos, a)
+		}
+	}
+	return append(flags, pos...)
+}
+
+func containsEq(s string) bool {
+	for _, c := range s {
+		if c == '=' {
+			return true
+		}
+	}
+	return false
+}
+
+func isBoolFlag(string) bool { return false }
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}

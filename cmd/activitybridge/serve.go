@@ -1,0 +1,65 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/activitybridge/activitybridge/internal/app"
+	"github.com/activitybridge/activitybridge/internal/config"
+)
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("serve", stderr)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: serve takes no arguments (configure it with BRIDGE_* variables)", errUsage)
+	}
+	cfg, err := config.Load()
+	if err != nil {
+		return fmt.Errorf("configuration:\n%w", err)
+	}
+	log := newLogger(cfg.LogLevel, cfg.LogFormat, stderr)
+	log.Info().Str("version", version).Object("config", cfg).Msg("starting")
+	for _, name := range config.Unknown(os.Environ()) {
+		log.Warn().Str("variable", name).Msg("unknown BRIDGE_ variable ignored; check its spelling against .env.example")
+	}
+	if cfg.Table.Default {
+		log.Warn().Msg("BRIDGE_ROUTES is empty: every notice goes to the console (stdout); set routes to reach Slack or Discord")
+	}
+	a, err := app.New(cfg, log, stdout)
+	if err != nil {
+		return err
+	}
+	return a.Run(ctx)
+}
+
+// newLogger builds the service logger: JSON by default, human-readable on a terminal (or when asked).
+func newLogger(level, format string, w io.Writer) zerolog.Logger {
+	lvl, err := zerolog.ParseLevel(level)
+	if err != nil || level == "" {
+		lvl = zerolog.InfoLevel
+	}
+	zerolog.TimeFieldFormat = time.RFC3339Nano
+	out := w
+	if format == "console" || (format == "auto" && isTerminal(w)) {
+		out = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05"}
+	}
+	return zerolog.New(out).Level(lvl).With().Timestamp().Logger()
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0 && !strings.EqualFold(os.Getenv("TERM"), "dumb")
+}

@@ -1,0 +1,319 @@
+// Package app wires the service together: configuration in, notifiers, renderer, route table, outbox and
+// worker, HTTP servers out. It is the only place that knows every other package; cmd/activitybridge only
+// parses arguments and calls it.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/rs/zerolog"
+
+	"github.com/activitybridge/activitybridge/activity"
+	"github.com/activitybridge/activitybridge/internal/config"
+	"github.com/activitybridge/activitybridge/internal/outbox"
+	"github.com/activitybridge/activitybridge/internal/receiver"
+	"github.com/activitybridge/activitybridge/internal/route"
+	"github.com/activitybridge/activitybridge/notifier"
+	"github.com/activitybridge/activitybridge/notifier/console"
+	"github.com/activitybridge/activitybridge/notifier/discord"
+	"github.com/activitybridge/activitybridge/notifier/slack"
+	"github.com/activitybridge/activitybridge/render"
+)
+
+// sendTimeout bounds one call to a chat service; the worker retries what times out.
+const sendTimeout = 15 * time.Second
+
+// shutdownTimeout bounds how long SIGTERM waits for requests in flight before closing the listener.
+const shutdownTimeout = 10 * time.Second
+
+// App is one running activitybridge service.
+type App struct {
+	cfg       *config.Config
+	log       zerolog.Logger
+	renderer  *render.Renderer
+	table     *route.Table
+	notifiers map[string]notifier.Notifier // by route.Target.Service()
+	store     outbox.Store
+	worker    *outbox.Worker
+	registry  *prometheus.Registry
+	dbPath    string
+}
+
+// New builds the service from a loaded configuration: it parses and checks the templates, opens the store and
+// builds one notifier per configured destination. stdout receives the console notifier's messages.
+func New(cfg *config.Config, log zerolog.Logger, stdout io.Writer) (*App, error) {
+	r, err := render.New(render.Options{Dir: cfg.TemplatesDir, ConsoleURL: cfg.PublicConsoleURL})
+	if err != nil {
+		return nil, fmt.Errorf("templates: %w", err)
+	}
+	a := &App{
+		cfg:      cfg,
+		log:      log,
+		renderer: r,
+		table:    cfg.Table,
+		registry: prometheus.NewRegistry(),
+	}
+	a.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := a.checkSets(); err != nil {
+		return nil, err
+	}
+	if a.notifiers, err = buildNotifiers(cfg, a.table, stdout); err != nil {
+		return nil, err
+	}
+	switch cfg.Store {
+	case "memory":
+		a.store = outbox.NewMemory()
+	default:
+		a.dbPath = filepath.Join(cfg.DataDir, "activitybridge.db")
+		if a.store, err = outbox.OpenBolt(a.dbPath); err != nil {
+			return nil, fmt.Errorf("store: %w", err)
+		}
+	}
+	a.worker = outbox.NewWorker(a.store, a.resolve, log, a.registry,
+		outbox.WithMaxAge(cfg.MaxAge), outbox.WithSendTimeout(sendTimeout))
+	return a, nil
+}
+
+// checkSets makes sure every template set a route names exists, so a typo fails at start-up.
+func (a *App) checkSets() error {
+	known := map[string]bool{}
+	for _, s := range a.renderer.Sets() {
+		known[s] = true
+	}
+	for _, t := range a.table.Targets() {
+		if !known[t.Set] {
+			return fmt.Errorf("BRIDGE_ROUTES: target %s names template set %q, which does not exist; sets: %v", t, t.Set, a.renderer.Sets())
+		}
+	}
+	return nil
+}
+
+func buildNotifiers(cfg *config.Config, table *route.Table, stdout io.Writer) (map[string]notifier.Notifier, error) {
+	hc := &http.Client{Timeout: sendTimeout}
+	out := map[string]notifier.Notifier{}
+	var (
+		slackBot   *slack.Bot
+		discordBot *discord.Bot
+		hooks      *discord.Webhooks
+		err        error
+	)
+	for _, t := range table.Targets() {
+		key := t.Service()
+		if _, ok := out[key]; ok {
+			continue
+		}
+		var n notifier.Notifier
+		switch t.Kind {
+		case route.KindConsole:
+			n = console.New(stdout)
+		case route.KindSlack:
+			if slackBot == nil {
+				if slackBot, err = slack.NewBot(cfg.SlackToken.Value(), cfg.SlackAPIUrl, hc); err != nil {
+					return nil, fmt.Errorf("BRIDGE_SLACK_TOKEN: %w", err)
+				}
+			}
+			n = slackBot.Channel(t.Name)
+		case route.KindSlackWebhook:
+			if n, err = slack.NewWebhook(t.Name, cfg.SlackWebhooks[t.Name].Value(), hc); err != nil {
+				return nil, fmt.Errorf("BRIDGE_SLACK_WEBHOOKS %s: %w", t.Name, err)
+			}
+		case route.KindDiscord:
+			if hooks == nil {
+				if hooks, err = discord.NewWebhooks(cfg.DiscordAPIUrl, hc); err != nil {
+					return nil, fmt.Errorf("BRIDGE_DISCORD_API_URL: %w", err)
+				}
+			}
+			if n, err = hooks.Hook(t.Name, cfg.DiscordWebhooks[t.Name].Value()); err != nil {
+				return nil, fmt.Errorf("BRIDGE_DISCORD_WEBHOOKS %s: %w", t.Name, err)
+			}
+		case route.KindDiscordChannel:
+			if discordBot == nil {
+				if discordBot, err = discord.NewBot(cfg.DiscordToken.Value(), cfg.DiscordAPIUrl, hc); err != nil {
+					return nil, fmt.Errorf("BRIDGE_DISCORD_TOKEN: %w", err)
+				}
+			}
+			n = discordBot.Channel(t.Name)
+		default:
+			return nil, fmt.Errorf("target %s: unknown kind", t)
+		}
+		out[key] = n
+	}
+	return out, nil
+}
+
+// resolve finds the notifier of a job's destination. A job persisted under an earlier configuration whose
+// destination is gone now fails permanently (it becomes a dead letter the operator can see).
+func (a *App) resolve(dest string) (notifier.Notifier, error) {
+	t, err := route.ParseTarget(dest)
+	if err != nil {
+		return nil, err
+	}
+	n, ok := a.notifiers[t.Service()]
+	if !ok {
+		return nil, fmt.Errorf("destination %s is not configured", t.Service())
+	}
+	return n, nil
+}
+
+// Accept decodes, routes, renders and persists one verified webhook body. It is the receiver's Accept.
+func (a *App) Accept(ctx context.Context, body []byte) (string, int, error) {
+	act, err := activity.Decode(body)
+	if err != nil {
+		return "", 0, fmt.Errorf("%w: %w", receiver.ErrBadRequest, err)
+	}
+	facts := route.Facts{
+		Project:     act.Project,
+		Environment: act.EnvironmentName(),
+		Type:        act.Type,
+		State:       string(act.State),
+		Result:      string(act.Result),
+		EnvType:     act.EnvironmentType(),
+	}
+	targets := a.table.Match(facts)
+	if len(targets) == 0 {
+		return act.ID, 0, nil
+	}
+	now := time.Now()
+	bySet := map[string]notifier.Message{}
+	jobs := make([]outbox.Job, 0, len(targets))
+	for _, t := range targets {
+		msg, ok := bySet[t.Set]
+		if !ok {
+			msg = a.render(act, t.Set)
+			bySet[t.Set] = msg
+		}
+		jobs = append(jobs, outbox.Job{
+			Activity:    act.ID,
+			State:       string(act.State),
+			Dest:        t.String(),
+			Project:     act.Project,
+			Environment: facts.Environment,
+			Type:        act.Type,
+			Msg:         msg,
+			Received:    now,
+		})
+	}
+	queued, err := a.store.Enqueue(ctx, act.ID, string(act.State), jobs)
+	if err != nil {
+		return act.ID, 0, fmt.Errorf("%w: %w", receiver.ErrUnavailable, err)
+	}
+	if queued > 0 {
+		a.worker.Notify()
+	}
+	return act.ID, queued, nil
+}
+
+// render renders with the route's set. Templates were checked against every fixture at start-up, so a failure
+// here means a payload shape nobody foresaw: the notice still goes out, as a plain message built in Go, because
+// a missed failed deploy is worse than a plain one.
+func (a *App) render(act *activity.Activity, set string) notifier.Message {
+	msg, err := a.renderer.Render(act, set)
+	if err == nil {
+		return msg
+	}
+	a.log.Error().Err(err).Str("activity", act.ID).Str("type", act.Type).Str("set", set).Msg("template failed; sending a plain notice")
+	return plainMessage(act, a.cfg.PublicConsoleURL)
+}
+
+// ready reports whether the service can accept webhooks: the store must be writable.
+func (a *App) ready() error {
+	if err := a.store.Ping(); err != nil {
+		return fmt.Errorf("store not writable: %w", err)
+	}
+	return nil
+}
+
+// Run serves until ctx is done, then shuts down in order: stop accepting webhooks, let requests in flight
+// finish, let sends in flight finish (bounded), close the store. Everything accepted and not yet delivered stays
+// persisted for the next start.
+func (a *App) Run(ctx context.Context) error {
+	defer a.store.Close()
+	h, err := receiver.NewHandler(receiver.Options{
+		SharedKey: a.cfg.SharedKey.Value(),
+		PathToken: a.cfg.PathToken.Value(),
+		MaxBody:   int64(a.cfg.MaxBody),
+		Ready:     a.ready,
+	}, a.Accept, a.log, a.registry, a.registry)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", a.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("BRIDGE_LISTEN %s: %w", a.cfg.Listen, err)
+	}
+	srv := receiver.NewServer(a.cfg.Listen, h)
+
+	var admin *http.Server
+	var adminLn net.Listener
+	if a.cfg.AdminListen != "" {
+		if adminLn, err = net.Listen("tcp", a.cfg.AdminListen); err != nil {
+			ln.Close()
+			return fmt.Errorf("BRIDGE_ADMIN_LISTEN %s: %w", a.cfg.AdminListen, err)
+		}
+		admin = &http.Server{Handler: outbox.AdminHandler(a.store, a.worker), ReadHeaderTimeout: 5 * time.Second}
+	}
+
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWork()
+	var wg sync.WaitGroup
+	errc := make(chan error, 3)
+	wg.Go(func() { errc <- a.worker.Run(workCtx) })
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("webhook server: %w", err)
+		}
+	}()
+	if admin != nil {
+		go func() {
+			if err := admin.Serve(adminLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("admin server: %w", err)
+			}
+		}()
+	}
+	a.log.Info().Str("listen", ln.Addr().String()).Str("admin", a.cfg.AdminListen).Str("store", a.cfg.Store).
+		Int("destinations", len(a.notifiers)).Msg("activitybridge serving")
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errc:
+	}
+	a.log.Info().Msg("shutting down: no new webhooks, finishing deliveries in flight")
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	_ = srv.Shutdown(sctx)
+	if admin != nil {
+		_ = admin.Shutdown(sctx)
+	}
+	stopWork()
+	wg.Wait()
+	a.log.Info().Msg("stopped")
+	return runErr
+}
+
+// Addr-independent helpers for tests and the CLI.
+
+// Registry is the service's Prometheus registry.
+func (a *App) Registry() *prometheus.Registry { return a.registry }
+
+// Sets lists the template sets the service knows.
+func (a *App) Sets() []string { return a.renderer.Sets() }
+
+// Destinations lists the configured destinations (route.Target.Service() form).
+func (a *App) Destinations() []string {
+	out := make([]string, 0, len(a.notifiers))
+	for k := range a.notifiers {
+		out = append(out, k)
+	}
+	return out
+}

@@ -1,0 +1,561 @@
+package outbox
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/activitybridge/activitybridge/notifier"
+)
+
+var (
+	bucketJobs   = []byte("jobs")   // job ID → Job JSON
+	bucketDead   = []byte("dead")   // original job ID → DeadLetter JSON
+	bucketRefs   = []byte("refs")   // activity\0dest → unix nanos (8) + Ref JSON
+	bucketDedup  = []byte("dedup")  // activity\0state → unix nanos (8)
+	bucketExpiry = []byte("expiry") // unix nanos (8) + kind (1) + key → empty: the sweep's index
+)
+
+// boltStore keeps everything in one bbolt file. Writes from many goroutines (webhook handlers, worker
+// lanes) go through DB.Batch, so concurrent writers share one commit and its fsync.
+type boltStore struct {
+	db      *bolt.DB
+	cfg     storeConfig
+	changes chan struct{}
+
+	pending atomic.Int64
+	dead    atomic.Int64
+	commits atomic.Int64 // committed write transactions, for the group-commit test
+	lastTx  *bolt.Tx     // guarded by bolt's writer lock
+}
+
+// OpenBolt opens (or creates) the bbolt file at path, creating its folder. When another process holds
+// the file (a second activitybridge on the same BRIDGE_DATA_DIR), it fails after the lock timeout with an
+// error that says so.
+func OpenBolt(path string, opts ...Option) (Store, error) {
+	cfg := newStoreConfig(opts)
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("outbox: create data folder: %w", err)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: cfg.lockTimeout, NoSync: cfg.noSync})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, fmt.Errorf("outbox: %s is locked by another process (is another activitybridge using the same BRIDGE_DATA_DIR?): %w", path, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("outbox: open %s: %w", path, err)
+	}
+	db.MaxBatchDelay = defaultMaxBatchDelay
+	s := &boltStore{db: db, cfg: cfg, changes: make(chan struct{}, 1)}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, name := range [][]byte{bucketJobs, bucketDead, bucketRefs, bucketDedup, bucketExpiry} {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		s.pending.Store(int64(tx.Bucket(bucketJobs).Stats().KeyN))
+		s.dead.Store(int64(tx.Bucket(bucketDead).Stats().KeyN))
+		return nil
+	})
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("outbox: initialise %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// track counts a committed write transaction once, however many batched calls share it.
+func (s *boltStore) track(tx *bolt.Tx) {
+	if s.lastTx == tx {
+		return
+	}
+	s.lastTx = tx
+	tx.OnCommit(func() { s.commits.Add(1) })
+}
+
+func (s *boltStore) Enqueue(ctx context.Context, activity, state string, jobs []Job) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	now := s.cfg.clock.Now()
+	var queued int
+	// Batch may run fn more than once and shares the commit with concurrent callers: fn recomputes
+	// everything from its inputs.
+	err := s.db.Batch(func(tx *bolt.Tx) error {
+		s.track(tx)
+		queued = 0
+		dedup := tx.Bucket(bucketDedup)
+		mark := pairKey(activity, state)
+		if v := dedup.Get(mark); v != nil && now.Sub(decodeTime(v)) < s.cfg.window {
+			return nil
+		}
+		if err := putExpiring(tx, bucketDedup, expiryKindDedup, mark, now, nil); err != nil {
+			return err
+		}
+		b := tx.Bucket(bucketJobs)
+		for _, j := range prepare(activity, state, jobs, now) {
+			id, err := b.NextSequence()
+			if err != nil {
+				return err
+			}
+			j.ID = id
+			v, err := json.Marshal(j)
+			if err != nil {
+				return fmt.Errorf("encode job: %w", err)
+			}
+			if err := b.Put(idKey(id), v); err != nil {
+				return err
+			}
+		}
+		n := len(jobs)
+		queued = n
+		tx.OnCommit(func() { s.pending.Add(int64(n)) })
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("outbox: enqueue activity %s: %w", activity, err)
+	}
+	if queued > 0 {
+		signal(s.changes)
+	}
+	return queued, nil
+}
+
+func (s *boltStore) PendingAfter(ctx context.Context, after uint64, limit int) ([]Job, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var out []Job
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketJobs).Cursor()
+		for k, v := c.Seek(idKey(after + 1)); k != nil && len(out) < limit; k, v = c.Next() {
+			var j Job
+			if err := json.Unmarshal(v, &j); err != nil {
+				return fmt.Errorf("decode job %d: %w", keyID(k), err)
+			}
+			out = append(out, j)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("outbox: list pending: %w", err)
+	}
+	return out, nil
+}
+
+func (s *boltStore) Get(ctx context.Context, id uint64) (Job, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return Job{}, false, err
+	}
+	var j Job
+	var ok bool
+	err := s.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketJobs).Get(idKey(id))
+		if v == nil {
+			return nil
+		}
+		ok = true
+		return json.Unmarshal(v, &j)
+	})
+	if err != nil {
+		return Job{}, false, fmt.Errorf("outbox: get job %d: %w", id, err)
+	}
+	return j, ok, nil
+}
+
+func (s *boltStore) Update(ctx context.Context, job Job) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	err := s.db.Batch(func(tx *bolt.Tx) error {
+		s.track(tx)
+		b := tx.Bucket(bucketJobs)
+		v := b.Get(idKey(job.ID))
+		if v == nil {
+			return ErrNotFound
+		}
+		var stored Job
+		if err := json.Unmarshal(v, &stored); err != nil {
+			return err
+		}
+		stored.Attempts, stored.NextAt, stored.LastError = job.Attempts, job.NextAt, job.LastError
+		nv, err := json.Marshal(stored)
+		if err != nil {
+			return err
+		}
+		return b.Put(idKey(job.ID), nv)
+	})
+	if err != nil {
+		return fmt.Errorf("outbox: update job %d: %w", job.ID, err)
+	}
+	return nil
+}
+
+func (s *boltStore) Complete(ctx context.Context, job Job, ref notifier.Ref) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	now := s.cfg.clock.Now()
+	err := s.db.Batch(func(tx *bolt.Tx) error {
+		s.track(tx)
+		b := tx.Bucket(bucketJobs)
+		if b.Get(idKey(job.ID)) != nil {
+			if err := b.Delete(idKey(job.ID)); err != nil {
+				return err
+			}
+			tx.OnCommit(func() { s.pending.Add(-1) })
+		}
+		if ref.IsZero() {
+			return nil
+		}
+		return putRef(tx, job.Activity, job.Dest, ref, now)
+	})
+	if err != nil {
+		return fmt.Errorf("outbox: complete job %d: %w", job.ID, err)
+	}
+	return nil
+}
+
+func (s *boltStore) Kill(ctx context.Context, job Job, reason string) (DeadLetter, error) {
+	if err := ctx.Err(); err != nil {
+		return DeadLetter{}, err
+	}
+	d := DeadLetter{Reason: reason, DeadAt: s.cfg.clock.Now()}
+	err := s.db.Batch(func(tx *bolt.Tx) error {
+		s.track(tx)
+		b := tx.Bucket(bucketJobs)
+		v := b.Get(idKey(job.ID))
+		if v == nil {
+			return ErrNotFound
+		}
+		var stored Job
+		if err := json.Unmarshal(v, &stored); err != nil {
+			return err
+		}
+		stored.Attempts, stored.NextAt, stored.LastError = job.Attempts, job.NextAt, job.LastError
+		d.Job = stored
+		dv, err := json.Marshal(d)
+		if err != nil {
+			return err
+		}
+		if err := b.Delete(idKey(job.ID)); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketDead).Put(idKey(job.ID), dv); err != nil {
+			return err
+		}
+		tx.OnCommit(func() { s.pending.Add(-1); s.dead.Add(1) })
+		return nil
+	})
+	if err != nil {
+		return DeadLetter{}, fmt.Errorf("outbox: dead-letter job %d: %w", job.ID, err)
+	}
+	return d, nil
+}
+
+func (s *boltStore) Ref(ctx context.Context, activity, dest string) (notifier.Ref, error) {
+	if err := ctx.Err(); err != nil {
+		return notifier.Ref{}, err
+	}
+	var ref notifier.Ref
+	err := s.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketRefs).Get(pairKey(activity, dest))
+		if len(v) < 8 {
+			return nil
+		}
+		if s.cfg.clock.Now().Sub(decodeTime(v)) >= s.cfg.window {
+			return nil // expired, the sweep has not come by yet
+		}
+		return json.Unmarshal(v[8:], &ref)
+	})
+	if err != nil {
+		return notifier.Ref{}, fmt.Errorf("outbox: get ref: %w", err)
+	}
+	return ref, nil
+}
+
+func (s *boltStore) PutRef(ctx context.Context, activity, dest string, ref notifier.Ref) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	now := s.cfg.clock.Now()
+	err := s.db.Batch(func(tx *bolt.Tx) error {
+		s.track(tx)
+		if ref.IsZero() {
+			return tx.Bucket(bucketRefs).Delete(pairKey(activity, dest))
+		}
+		return putRef(tx, activity, dest, ref, now)
+	})
+	if err != nil {
+		return fmt.Errorf("outbox: put ref: %w", err)
+	}
+	return nil
+}
+
+func (s *boltStore) DeadLetters(ctx context.Context) ([]DeadLetter, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	out := []DeadLetter{}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketDead).ForEach(func(k, v []byte) error {
+			var d DeadLetter
+			if err := json.Unmarshal(v, &d); err != nil {
+				return fmt.Errorf("decode dead letter %d: %w", keyID(k), err)
+			}
+			out = append(out, d)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("outbox: list dead letters: %w", err)
+	}
+	return out, nil
+}
+
+func (s *boltStore) Replay(ctx context.Context, id uint64) (Job, error) {
+	if err := ctx.Err(); err != nil {
+		return Job{}, err
+	}
+	var j Job
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		s.track(tx)
+		var err error
+		j, err = s.replay(tx, idKey(id))
+		return err
+	})
+	if err != nil {
+		return Job{}, fmt.Errorf("outbox: replay dead letter %d: %w", id, err)
+	}
+	signal(s.changes)
+	return j, nil
+}
+
+func (s *boltStore) replay(tx *bolt.Tx, k []byte) (Job, error) {
+	dead := tx.Bucket(bucketDead)
+	v := dead.Get(k)
+	if v == nil {
+		return Job{}, ErrNotFound
+	}
+	var d DeadLetter
+	if err := json.Unmarshal(v, &d); err != nil {
+		return Job{}, err
+	}
+	jobs := tx.Bucket(bucketJobs)
+	id, err := jobs.NextSequence()
+	if err != nil {
+		return Job{}, err
+	}
+	j := revive(d, id, s.cfg.clock.Now())
+	jv, err := json.Marshal(j)
+	if err != nil {
+		return Job{}, err
+	}
+	if err := jobs.Put(idKey(id), jv); err != nil {
+		return Job{}, err
+	}
+	if err := dead.Delete(k); err != nil {
+		return Job{}, err
+	}
+	tx.OnCommit(func() { s.pending.Add(1); s.dead.Add(-1) })
+	return j, nil
+}
+
+func (s *boltStore) ReplayAll(ctx context.Context) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	var n int
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		s.track(tx)
+		n = 0
+		var keys [][]byte
+		err := tx.Bucket(bucketDead).ForEach(func(k, _ []byte) error {
+			keys = append(keys, bytes.Clone(k))
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			if _, err := s.replay(tx, k); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("outbox: replay dead letters: %w", err)
+	}
+	if n > 0 {
+		signal(s.changes)
+	}
+	return n, nil
+}
+
+// sweepChunk bounds one sweep transaction so that a large backlog does not hold the writer for long.
+const sweepChunk = 5000
+
+func (s *boltStore) Sweep(ctx context.Context) (int, error) {
+	now := s.cfg.clock.Now()
+	cutoff := now.Add(-s.cfg.window)
+	total := 0
+	for {
+		if err := ctx.Err(); err != nil {
+			return total, err
+		}
+		var n, seen int
+		err := s.db.Update(func(tx *bolt.Tx) error {
+			s.track(tx)
+			n, seen = 0, 0
+			idx := tx.Bucket(bucketExpiry)
+			var keys [][]byte
+			c := idx.Cursor()
+			for k, _ := c.First(); k != nil && len(keys) < sweepChunk; k, _ = c.Next() {
+				if len(k) < 9 || decodeTime(k).After(cutoff) {
+					break
+				}
+				keys = append(keys, bytes.Clone(k))
+			}
+			seen = len(keys)
+			for _, k := range keys {
+				main := bucketDedup
+				if k[8] == expiryKindRef {
+					main = bucketRefs
+				}
+				b := tx.Bucket(main)
+				// The entry may have been renewed since this index entry was written.
+				if v := b.Get(k[9:]); v != nil && !decodeTime(v).After(cutoff) {
+					if err := b.Delete(k[9:]); err != nil {
+						return err
+					}
+					n++
+				}
+				if err := idx.Delete(k); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return total, fmt.Errorf("outbox: sweep: %w", err)
+		}
+		total += n
+		if seen < sweepChunk {
+			break
+		}
+	}
+	if s.cfg.retention <= 0 {
+		return total, nil
+	}
+	dcut := now.Add(-s.cfg.retention)
+	var n int
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		s.track(tx)
+		n = 0
+		dead := tx.Bucket(bucketDead)
+		var keys [][]byte
+		err := dead.ForEach(func(k, v []byte) error {
+			var d struct {
+				DeadAt time.Time `json:"dead_at"`
+			}
+			if err := json.Unmarshal(v, &d); err == nil && d.DeadAt.Before(dcut) {
+				keys = append(keys, bytes.Clone(k))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			if err := dead.Delete(k); err != nil {
+				return err
+			}
+		}
+		n = len(keys)
+		tx.OnCommit(func() { s.dead.Add(int64(-n)) })
+		return nil
+	})
+	if err != nil {
+		return total, fmt.Errorf("outbox: sweep dead letters: %w", err)
+	}
+	return total + n, nil
+}
+
+func (s *boltStore) Stats(ctx context.Context) (Stats, error) {
+	if err := ctx.Err(); err != nil {
+		return Stats{}, err
+	}
+	st := Stats{Pending: int(s.pending.Load()), DeadLetters: int(s.dead.Load())}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		_, v := tx.Bucket(bucketJobs).Cursor().First()
+		if v == nil {
+			return nil
+		}
+		var j struct {
+			Received time.Time `json:"received"`
+		}
+		if err := json.Unmarshal(v, &j); err != nil {
+			return err
+		}
+		st.OldestReceived = j.Received
+		return nil
+	})
+	if err != nil {
+		return Stats{}, fmt.Errorf("outbox: stats: %w", err)
+	}
+	return st, nil
+}
+
+func (s *boltStore) Changes() <-chan struct{} { return s.changes }
+
+func (s *boltStore) Ping() error {
+	if err := s.db.Update(func(*bolt.Tx) error { return nil }); err != nil {
+		return fmt.Errorf("outbox: store not writable: %w", err)
+	}
+	return nil
+}
+
+func (s *boltStore) Close() error {
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("outbox: close: %w", err)
+	}
+	return nil
+}
+
+// putExpiring stores key → now (+ rest) in bucket main and indexes it for the sweep.
+func putExpiring(tx *bolt.Tx, main []byte, kind byte, key []byte, now time.Time, rest []byte) error {
+	v := append(encodeTime(now), rest...)
+	if err := tx.Bucket(main).Put(key, v); err != nil {
+		return err
+	}
+	ik := append(append(encodeTime(now), kind), key...)
+	return tx.Bucket(bucketExpiry).Put(ik, nil)
+}
+
+func putRef(tx *bolt.Tx, activity, dest string, ref notifier.Ref, now time.Time) error {
+	rv, err := json.Marshal(ref)
+	if err != nil {
+		return err
+	}
+	return putExpiring(tx, bucketRefs, expiryKindRef, pairKey(activity, dest), now, rv)
+}
+
+func encodeTime(t time.Time) []byte {
+	b := make([]byte, 8, 64)
+	binary.BigEndian.PutUint64(b, uint64(t.UnixNano()))
+	return b
+}
+
+func decodeTime(b []byte) time.Time {
+	return time.Unix(0, int64(binary.BigEndian.Uint64(b[:8])))
+}

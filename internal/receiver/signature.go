@@ -1,0 +1,114 @@
+package receiver
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// SignatureHeader is the request header that carries the JWS signature of the body.
+const SignatureHeader = "X-JWS-Signature"
+
+// The key forms Verify reports: which reading of the shared key produced the matching signature.
+const (
+	// KeyFormBase64URL is the shared key base64url-decoded (jwcrypto's reading; the 2019 test vector).
+	KeyFormBase64URL = "base64url"
+	// KeyFormRaw is the shared key's own bytes (the reading of the current docs' Go and Node examples).
+	KeyFormRaw = "raw"
+)
+
+// ErrBadSignature is wrapped by every error Verify returns.
+var ErrBadSignature = errors.New("bad signature")
+
+// Strict decoding rejects non-canonical encodings (non-zero trailing bits), so that exactly one header string
+// verifies for a given body and key.
+var jwsEncoding = base64.RawURLEncoding.Strict()
+
+// jwsHeader is the protected header; pointers tell a missing member from its zero value.
+type jwsHeader struct {
+	Alg  *string  `json:"alg"`
+	B64  *bool    `json:"b64"`
+	Crit []string `json:"crit"`
+}
+
+// Verify checks the X-JWS-Signature header value of a Platform.sh webhook against the raw body: JWS compact
+// serialisation with a detached, unencoded payload (RFC 7797), HS256 only. The protected header must say
+// alg HS256, b64 false and crit ["b64"]; the signature is HMAC-SHA256 over the header segment, a dot and the
+// raw body. Platform.sh's documentation reads the shared key two ways, so Verify tries the key
+// base64url-decoded (leniently: '+' and '/' are read as '-' and '_', '=' is dropped) and then the key's raw
+// bytes, and returns which form matched (KeyFormBase64URL or KeyFormRaw). Comparisons run in constant time.
+// Every error wraps ErrBadSignature, says what is wrong and never contains the key or the signature.
+func Verify(body []byte, header, sharedKey string) (keyForm string, err error) {
+	if sharedKey == "" {
+		return "", fmt.Errorf("%w: no shared key to check it with", ErrBadSignature)
+	}
+	if header == "" {
+		return "", fmt.Errorf("%w: missing %s header", ErrBadSignature, SignatureHeader)
+	}
+	hdrSeg, rest, ok := strings.Cut(header, ".")
+	if !ok {
+		return "", fmt.Errorf("%w: not a JWS compact serialisation (want header..signature)", ErrBadSignature)
+	}
+	payloadSeg, sigSeg, ok := strings.Cut(rest, ".")
+	if !ok || strings.Contains(sigSeg, ".") {
+		return "", fmt.Errorf("%w: not a JWS compact serialisation (want header..signature)", ErrBadSignature)
+	}
+	if payloadSeg != "" {
+		return "", fmt.Errorf("%w: payload must be detached (empty middle segment)", ErrBadSignature)
+	}
+	rawHdr, err := jwsEncoding.DecodeString(hdrSeg)
+	if err != nil {
+		return "", fmt.Errorf("%w: protected header is not base64url", ErrBadSignature)
+	}
+	var h jwsHeader
+	if err := json.Unmarshal(rawHdr, &h); err != nil {
+		return "", fmt.Errorf("%w: protected header is not a JSON object of the expected shape", ErrBadSignature)
+	}
+	switch {
+	case h.Alg == nil || *h.Alg != "HS256":
+		return "", fmt.Errorf("%w: alg must be HS256", ErrBadSignature)
+	case h.B64 == nil || *h.B64:
+		return "", fmt.Errorf("%w: b64 must be false", ErrBadSignature)
+	case len(h.Crit) != 1 || h.Crit[0] != "b64":
+		return "", fmt.Errorf(`%w: crit must be ["b64"]`, ErrBadSignature)
+	}
+	got, err := jwsEncoding.DecodeString(sigSeg)
+	if err != nil {
+		return "", fmt.Errorf("%w: signature is not base64url", ErrBadSignature)
+	}
+	if len(got) != sha256.Size {
+		return "", fmt.Errorf("%w: signature is not %d bytes long", ErrBadSignature, sha256.Size)
+	}
+	if k, ok := decodeKeyLenient(sharedKey); ok && hmac.Equal(sign(k, hdrSeg, body), got) {
+		return KeyFormBase64URL, nil
+	}
+	if hmac.Equal(sign([]byte(sharedKey), hdrSeg, body), got) {
+		return KeyFormRaw, nil
+	}
+	return "", fmt.Errorf("%w: signature does not match the body and shared key", ErrBadSignature)
+}
+
+// sign is HMAC-SHA256(key, headerSegment "." body): the JWS signing input with an unencoded payload.
+func sign(key []byte, hdrSeg string, body []byte) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(hdrSeg))
+	m.Write([]byte{'.'})
+	m.Write(body)
+	return m.Sum(nil)
+}
+
+// decodeKeyLenient reads the shared key as base64url the way Python's jwcrypto does: both alphabets, padding
+// optional, trailing bits ignored. It reports false when the key is not base64 at all.
+func decodeKeyLenient(key string) ([]byte, bool) {
+	s := strings.TrimRight(key, "=")
+	s = strings.NewReplacer("+", "-", "/", "_").Replace(s)
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || len(b) == 0 {
+		return nil, false
+	}
+	return b, true
+}

@@ -1,0 +1,106 @@
+package render_test
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/activitybridge/activitybridge/activity"
+	"github.com/activitybridge/activitybridge/internal/fixture"
+	"github.com/activitybridge/activitybridge/notifier"
+)
+
+// hostileBody returns the push-failure fixture (which has every field: Commit, Live, Failed, and a
+// commit list) with the commit message, branch name, user name and text replaced.
+func hostileBody(t testing.TB, message, branch, user, text string) []byte {
+	t.Helper()
+	var body map[string]any
+	if err := json.Unmarshal(fixture.Bytes("push-failure"), &body); err != nil {
+		t.Fatal(err)
+	}
+	body["environments"] = []any{branch}
+	body["text"] = text
+	params := body["parameters"].(map[string]any)
+	params["environment"] = branch
+	payload := body["payload"].(map[string]any)
+	payload["user"].(map[string]any)["display_name"] = user
+	payload["environment"].(map[string]any)["name"] = branch
+	for _, c := range payload["commits"].([]any) {
+		c := c.(map[string]any)
+		c["message"] = message
+		c["author"].(map[string]any)["name"] = user
+	}
+	b, err := json.Marshal(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// FuzzRender: untrusted strings never make Render fail or panic, and never add, remove or rename a
+// field, a link or the list.
+func FuzzRender(f *testing.F) {
+	f.Add("Add cron", "main", "Cloé Weber", "Cloé Weber pushed to **Main**")
+	f.Add("\x1efield\x1fEvil\x1fx\x1f\x1f\x1e", "\x1e\x1f", "\x1f", "\x1elink\x1fClick\x1fhttps://evil\x1f\x1f\x1e")
+	f.Add("@everyone <!channel> [x](https://evil.example)", "feat/<@U123>", "<@&1>", "**bold** `code`")
+	f.Add("", "", "", "")
+	f.Add("line\nline\r\n\ttab", "a b", "\x00", "{{.ID}}")
+	r := newDefault(f)
+	baseline := map[string]string{}
+	for _, set := range r.Sets() {
+		a, err := activity.Decode(hostileBody(f, "m", "main", "u", "t"))
+		if err != nil {
+			f.Fatal(err)
+		}
+		msg, err := r.Render(a, set)
+		if err != nil {
+			f.Fatal(err)
+		}
+		baseline[set] = shapeWithItems(msg)
+	}
+	f.Fuzz(func(t *testing.T, message, branch, user, text string) {
+		a, err := activity.Decode(hostileBody(t, message, branch, user, text))
+		if err != nil {
+			return // not a body the receiver would accept
+		}
+		for _, set := range r.Sets() {
+			msg, err := r.Render(a, set)
+			if err != nil {
+				t.Fatalf("set %s: Render: %v", set, err)
+			}
+			if got := shapeWithItems(msg); got != baseline[set] {
+				t.Errorf("set %s: shape %s, want %s", set, got, baseline[set])
+			}
+			for _, s := range strings_(msg) {
+				if strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 && r != '\n' && r != '\t' }) {
+					t.Errorf("set %s: control character in %q", set, s)
+				}
+			}
+		}
+	})
+}
+
+func shapeWithItems(m notifier.Message) string {
+	s := shape(m)
+	if m.List != nil {
+		s += " items " + strings.Repeat("x", len(m.List.Items))
+	}
+	return s
+}
+
+// strings_ returns every string of a message.
+func strings_(m notifier.Message) []string {
+	out := []string{m.Title, m.Text, m.Footer}
+	for _, f := range m.Fields {
+		out = append(out, f.Name, f.Value, f.URL)
+	}
+	for _, l := range m.Links {
+		out = append(out, l.Label, l.URL)
+	}
+	if m.List != nil {
+		out = append(out, m.List.Name)
+		out = slices.Concat(out, m.List.Items)
+	}
+	return out
+}
