@@ -69,14 +69,17 @@ func TestGolden(t *testing.T) {
 
 // TestGoldenNoStale fails when a message golden file has no fixture any more.
 func TestGoldenNoStale(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join("testdata", "*", "*.message.golden.json"))
+	files, err := filepath.Glob(filepath.Join("testdata", "*", "*.golden.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	sets := newDefault(t).Sets()
 	for _, f := range files {
 		set := filepath.Base(filepath.Dir(f))
-		name := strings.TrimSuffix(filepath.Base(f), ".message.golden.json")
+		name := filepath.Base(f)
+		for _, kind := range []string{".message", ".slack", ".discord"} {
+			name = strings.TrimSuffix(name, kind+".golden.json")
+		}
 		if !slices.Contains(sets, set) || !slices.Contains(fixture.Activities(), name) {
 			t.Errorf("%s: no set %q or fixture %q renders it any more; delete it", f, set, name)
 		}

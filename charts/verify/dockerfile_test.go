@@ -2,12 +2,14 @@ package verify
 
 import (
 	"bufio"
+	"fmt"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -404,10 +406,52 @@ func embedPatterns(file string) ([]string, error) {
 		if m == nil {
 			continue
 		}
-		for _, p := range strings.Fields(m[1]) {
-			p = strings.Trim(p, "\"`")
+		rest := strings.TrimSpace(m[1])
+		for rest != "" {
+			var p string
+			if rest[0] == '"' || rest[0] == '`' {
+				q, err := strconv.QuotedPrefix(rest)
+				if err != nil {
+					return nil, fmt.Errorf("%s: %q: %w", file, m[1], err)
+				}
+				p, _ = strconv.Unquote(q)
+				rest = rest[len(q):]
+			} else {
+				p, rest, _ = strings.Cut(rest, " ")
+			}
 			out = append(out, strings.TrimPrefix(p, "all:"))
+			rest = strings.TrimSpace(rest)
 		}
 	}
 	return out, sc.Err()
+}
+
+// TestEmbedPatterns: the //go:embed reader finds every pattern form the
+// build-context check relies on.
+func TestEmbedPatterns(t *testing.T) {
+	tests := []struct {
+		name string
+		src  string
+		want []string
+	}{
+		{"none", "package x\n", nil},
+		{"one", "package x\n\n//go:embed *.tmpl\nvar fs embed.FS\n", []string{"*.tmpl"}},
+		{"several, quoted and all:", "package x\n//go:embed a.txt \"b c.txt\" `d.txt` all:testdata/fixtures\n", []string{"a.txt", "b c.txt", "d.txt", "testdata/fixtures"}},
+		{"not a directive", "package x\n// go:embed x\n//go:embedded y\n", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "x.go")
+			if err := os.WriteFile(file, []byte(tt.src), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			got, err := embedPatterns(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("embedPatterns = %q, want %q", got, tt.want)
+			}
+		})
+	}
 }
