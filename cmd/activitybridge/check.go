@@ -23,7 +23,7 @@ func checkCmd(args []string, stdout io.Writer) error {
 	}
 	cfg, err := config.Load()
 	if err != nil {
-		return fmt.Errorf("configuration:\n%w", err)
+		return err
 	}
 	cfg.Store = "memory" // the running service holds the bolt file's lock
 	a, err := app.New(cfg, zerolog.Nop(), io.Discard)

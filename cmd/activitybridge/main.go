@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -74,7 +75,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "activitybridge %s: %s\n", cmd, trimUsage(err))
 		return 2
 	default:
-		fmt.Fprintf(stderr, "activitybridge %s: %v\n", cmd, err)
+		// A configuration error may list several bad variables: one line each, each with the prefix.
+		for _, line := range strings.Split(err.Error(), "\n") {
+			fmt.Fprintf(stderr, "activitybridge %s: %s\n", cmd, line)
+		}
 		return 1
 	}
 }

@@ -24,7 +24,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	cfg, err := config.Load()
 	if err != nil {
-		return fmt.Errorf("configuration:\n%w", err)
+		return err
 	}
 	log := newLogger(cfg.LogLevel, cfg.LogFormat, stderr)
 	log.Info().Str("version", version).Object("config", cfg).Msg("starting")

@@ -112,7 +112,7 @@ func benchApp(b *testing.B) http.Handler {
 	b.Cleanup(func() { a.store.Close() })
 	h, err := receiver.NewHandler(receiver.Options{
 		SharedKey: cfg.SharedKey.Value(),
-		MaxBody:   int64(cfg.MaxBody),
+		MaxBody:   int64(cfg.MaxBody), MaxConcurrentBodies: 64,
 		Ready:     a.ready,
 	}, a.Accept, zerolog.Nop(), prometheus.NewRegistry(), nil)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/bwmarrin/discordgo"
 
@@ -113,19 +114,26 @@ func units(s string) int {
 
 var mentionBreaker = strings.NewReplacer("@everyone", "@\u200beveryone", "@here", "@\u200bhere")
 
-// pieces splits untrusted text into escaped pieces that must not be split when cutting: markdown
-// characters get a backslash, '#' and '-' at the start of a line too (headings, lists, subtext),
-// '<' too (so <@id>, <#id>, <t:..> stay literal), and @everyone/@here get a zero-width space.
-func pieces(s string) []string {
+// eachPiece calls yield with each escaped piece of untrusted text, stopping when it returns false.
+// A piece is never split when cutting: markdown characters get a backslash, '#' and '-' at the start
+// of a line too (headings, lists, subtext), '<' too (so <@id>, <#id>, <t:..> stay literal), and
+// @everyone/@here get a zero-width space.
+func eachPiece(s string, yield func(p string) bool) {
 	s = mentionBreaker.Replace(s)
-	out := make([]string, 0, len(s))
 	lineStart := true
-	for _, r := range s {
+	var buf [8]byte
+	for i, r := range s {
+		var p string
 		switch {
 		case strings.ContainsRune("\\*_~`|>[]<", r), lineStart && (r == '#' || r == '-'):
-			out = append(out, "\\"+string(r))
+			buf[0] = '\\'
+			n := utf8.EncodeRune(buf[1:], r)
+			p = string(buf[:n+1])
 		default:
-			out = append(out, string(r))
+			p = s[i : i+utf8.RuneLen(r)]
+		}
+		if !yield(p) {
+			return
 		}
 		switch {
 		case r == '\n':
@@ -135,34 +143,38 @@ func pieces(s string) []string {
 			lineStart = false
 		}
 	}
-	return out
 }
 
 // escape makes untrusted text render literally in Discord markdown.
-func escape(s string) string { return strings.Join(pieces(s), "") }
+func escape(s string) string {
+	var b strings.Builder
+	eachPiece(s, func(p string) bool { b.WriteString(p); return true })
+	return b.String()
+}
 
 // cutEscaped escapes s and shortens it to at most max UTF-16 units, ending with "…" when cut. An
 // escape sequence is never split.
 func cutEscaped(s string, max int) (string, bool) {
-	ps := pieces(s)
-	total := 0
-	for _, p := range ps {
-		total += units(p)
-	}
-	if total <= max {
-		return strings.Join(ps, ""), false
-	}
 	var b strings.Builder
-	n := 0
-	for _, p := range ps {
+	n, cut := 0, false
+	keep := 0 // length of b before the piece that would leave no room for the ellipsis
+	eachPiece(s, func(p string) bool {
 		k := units(p)
-		if n+k > max-1 {
-			break
+		if n+k > max {
+			cut = true
+			return false
+		}
+		if n+k <= max-1 {
+			keep = b.Len() + len(p)
 		}
 		b.WriteString(p)
 		n += k
+		return true
+	})
+	if !cut {
+		return b.String(), false
 	}
-	return strings.TrimRight(b.String(), " \t\n") + ellipsis, true
+	return strings.TrimRight(b.String()[:keep], " \t\n") + ellipsis, true
 }
 
 // safeURL reports whether u is an absolute http(s) URL that may become a link.
