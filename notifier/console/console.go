@@ -59,8 +59,9 @@ func Format(msg notifier.Message) string {
 	for _, f := range msg.Fields {
 		name := clean(oneLine(f.Name))
 		value := clean(strings.TrimSpace(f.Value))
-		if f.URL != "" {
-			value += " <" + clean(oneLine(f.URL)) + ">"
+		// A value that already shows its URL (the live URL) is not followed by it again.
+		if u := clean(oneLine(f.URL)); u != "" && !strings.Contains(value, u) {
+			value += " <" + u + ">"
 		}
 		pad := strings.Repeat(" ", width-len([]rune(name)))
 		fmt.Fprintf(&b, "  %s:%s %s\n", name, pad, indent(value, strings.Repeat(" ", width+4))[width+4:])
@@ -82,13 +83,9 @@ func Format(msg notifier.Message) string {
 		fmt.Fprintf(&b, "  → %s: %s\n", clean(oneLine(l.Label)), clean(oneLine(l.URL)))
 	}
 	footer := clean(oneLine(msg.Footer))
-	if !msg.Time.IsZero() {
+	if footer == "" && !msg.Time.IsZero() {
 		ts := msg.Time.UTC().Format(time.RFC3339)
-		if footer != "" {
-			footer += " · " + ts
-		} else {
-			footer = ts
-		}
+		footer = ts
 	}
 	if footer != "" {
 		b.WriteString("  " + footer + "\n")

@@ -42,7 +42,7 @@ func TestFormat(t *testing.T) {
     - 2bab04e Add cron — Cloé Weber
     … and 37 more
   → View activity: https://console.platform.sh/a/1
-  production · environment.push · 2022-12-14T15:41:00Z
+  production · environment.push
 
 `,
 		},
