@@ -13,6 +13,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/activitybridge/activitybridge/notifier"
 )
@@ -47,7 +48,7 @@ func OpenBolt(path string, opts ...Option) (Store, error) {
 		return nil, fmt.Errorf("outbox: create data folder: %w", err)
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: cfg.lockTimeout, NoSync: cfg.noSync})
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("outbox: %s is locked by another process (is another activitybridge using the same BRIDGE_DATA_DIR?): %w", path, err)
 	}
 	if err != nil {

@@ -35,9 +35,6 @@ var (
 	botPace     = notifier.Pace{Every: time.Second, Burst: 5}
 )
 
-// discordBase is where discordgo's endpoints point (discordgo.EndpointDiscord + "api/").
-const discordBase = "https://discord.com/api/"
-
 // rewriter sends discordgo's https://discord.com/api/... requests to the configured API base
 // instead, so no discordgo package global is touched.
 type rewriter struct {

@@ -123,7 +123,7 @@ func (c *botChannel) fail(op string, err error, edit bool) error {
 func NewWebhook(name, hookURL string, hc *http.Client) (notifier.Notifier, error) {
 	u, err := url.Parse(strings.TrimSpace(hookURL))
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, fmt.Errorf("slack webhook %s: not an absolute http(s) URL; use https://hooks.slack.com/services/T.../B.../...", name)
+		return nil, fmt.Errorf("slack webhook %s: not an absolute http(s) URL; use the URL Slack shows for the incoming webhook, https://hooks.slack.com/services/T…/B…/…", name)
 	}
 	if strings.HasPrefix(u.Path, "/triggers/") || strings.HasPrefix(u.Path, "/workflows/") {
 		return nil, fmt.Errorf("slack webhook %s: a Workflow Builder URL does not take Block Kit messages; create an incoming webhook (https://hooks.slack.com/services/...)", name)
