@@ -224,7 +224,9 @@ func Build(msg notifier.Message) Payload {
 
 func build(msg notifier.Message, p plan) (*discordgo.MessageEmbed, int) {
 	e := &discordgo.MessageEmbed{Type: discordgo.EmbedTypeRich, Color: Color(msg.Status)}
-	if !msg.Time.IsZero() {
+	// The footer line already says when (in UTC, like Slack's context line); Discord's own timestamp would
+	// print the same moment a second time, so it only stands in for a missing footer.
+	if !msg.Time.IsZero() && strings.TrimSpace(msg.Footer) == "" {
 		e.Timestamp = msg.Time.UTC().Format(time.RFC3339)
 	}
 	title := strings.Join(strings.Fields(Emoji(msg.Status)+" "+msg.Title), " ")

@@ -82,7 +82,7 @@ func TestBuildShape(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"content":"","embeds":[{"type":"rich","title":"❌ main failed · My Shop","description":"Cloé pushed @\u200beveryone\n\n[View activity](https://console.example/a/1)","timestamp":"2022-12-14T14:41:00Z","color":14687834,"footer":{"text":"production · environment.push"},"fields":[{"name":"Commit","value":"[2bab04e Add cron](https://example.com/c/2bab04e)"},{"name":"Live","value":"https://main.example.site/","inline":true},{"name":"Commits","value":"• a1 one\n• b2 \\*two\\*\n… and 37 more"}]}],"allowed_mentions":{"parse":[],"replied_user":false}}`
+	want := `{"content":"","embeds":[{"type":"rich","title":"❌ main failed · My Shop","description":"Cloé pushed @\u200beveryone\n\n[View activity](https://console.example/a/1)","color":14687834,"footer":{"text":"production · environment.push"},"fields":[{"name":"Commit","value":"[2bab04e Add cron](https://example.com/c/2bab04e)"},{"name":"Live","value":"https://main.example.site/","inline":true},{"name":"Commits","value":"• a1 one\n• b2 \\*two\\*\n… and 37 more"}]}],"allowed_mentions":{"parse":[],"replied_user":false}}`
 	want = strings.ReplaceAll(want, `\u200b`, "\u200b")
 	if string(got) != want {
 		t.Errorf("payload:\n%s\nwant:\n%s", got, want)
