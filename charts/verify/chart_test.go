@@ -382,8 +382,8 @@ func TestTemplatesConfigMap(t *testing.T) {
 	r := mustRender(t, valuesEverything)
 	cm := r.one(t, "ConfigMap").obj.(*corev1.ConfigMap)
 	want := map[string]string{
-		"environment.push.tmpl": `{{ define "title" }}pushed {{ .Environment }}{{ end }}`,
-		"fallback.tmpl":         "{{ .Type }}",
+		"environment.push.tmpl":   `{{ define "title" }}pushed {{ .Environment }}{{ end }}`,
+		"compact--_fallback.tmpl": "{{ .Type }}",
 	}
 	if !slices.Equal(sortedKeys(cm.Data), sortedKeys(want)) {
 		t.Fatalf("configmap keys %v, want %v", sortedKeys(cm.Data), sortedKeys(want))

@@ -67,7 +67,7 @@ secrets:
   pathToken: "` + testPathToken + `"
 templates:
   environment.push.tmpl: "{{ define \"title\" }}pushed {{ .Environment }}{{ end }}"
-  fallback.tmpl: "{{ .Type }}"
+  compact--_fallback.tmpl: "{{ .Type }}"
 env:
   BRIDGE_LOG_LEVEL: debug
   BRIDGE_MAX_AGE: 48h
