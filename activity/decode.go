@@ -16,14 +16,15 @@ import (
 // activity, which the HTTP layer answers with 400. The error's message says what is wrong.
 var ErrNotActivity = errors.New("not an activity")
 
-// DecodeError is the error Decode returns. Field names the offending JSON field by its path
-// ("type", "payload.commits.0.message" style: dots between names), or is empty when the body as a
-// whole is wrong (not JSON, not an object, trailing data).
+// DecodeError is the error Decode returns. Field names the offending JSON field by its path of
+// object keys ("type", "payload.commits.message": array indexes are not part of it), or is empty when
+// the body as a whole is wrong (empty, not JSON, not an object, data after the object).
 type DecodeError struct {
 	Field  string
 	Reason string
 }
 
+// Error says what is wrong, starting with "not an activity: ".
 func (e *DecodeError) Error() string {
 	if e.Field == "" {
 		return "not an activity: " + e.Reason
@@ -86,11 +87,8 @@ func jsonKind(b byte) string {
 	return ""
 }
 
+// decodeError turns an encoding/json error into a DecodeError.
 func decodeError(err error) error {
-	var de *DecodeError
-	if errors.As(err, &de) {
-		return de
-	}
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
 		if te.Value == badUTF8 {
@@ -109,6 +107,9 @@ func decodeError(err error) error {
 func wantKind(t reflect.Type) string {
 	if t == nil {
 		return "another type"
+	}
+	if t == reflect.TypeFor[time.Time]() {
+		return "an RFC 3339 time string"
 	}
 	switch t.Kind() {
 	case reflect.String:
