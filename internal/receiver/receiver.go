@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
+	"golang.org/x/sync/semaphore"
 )
 
 // Accept turns one verified body into persisted jobs. It returns the activity id and how many jobs were
@@ -37,11 +39,17 @@ var ErrUnavailable = errors.New("unavailable")
 // DefaultMaxBody is the body cap used when Options.MaxBody is 0 (BRIDGE_MAX_BODY's default, 32 MiB).
 const DefaultMaxBody = 32 << 20
 
-// DefaultBodyWait is how long a webhook request waits for a body slot when Options.BodyWait is 0.
+// DefaultBodyWait is how long a webhook request waits for body memory when Options.BodyWait is 0.
 const DefaultBodyWait = 2 * time.Second
 
-// bodyMemoryBudget is the worst-case memory the default MaxConcurrentBodies allows for bodies in flight.
-const bodyMemoryBudget = 256 << 20
+// DefaultBodyIdle is how long a body may send nothing before it is cut off, when Options.BodyIdle is 0.
+const DefaultBodyIdle = 10 * time.Second
+
+// minBodyMemory is the smallest default body memory budget.
+const minBodyMemory = 128 << 20
+
+// bodyChunk is the unit in which body memory is taken from the budget as bytes arrive.
+const bodyChunk = 64 << 10
 
 // retryAfterSeconds is sent with every 503 so a sender that honours it backs off.
 const retryAfterSeconds = "10"
@@ -57,14 +65,17 @@ type Options struct {
 	PathToken string
 	// MaxBody caps the request body in bytes (BRIDGE_MAX_BODY); 0 means DefaultMaxBody.
 	MaxBody int64
-	// MaxConcurrentBodies bounds how many webhook bodies are read and held at once, so that a flood cannot
-	// exhaust memory (the worst case is MaxConcurrentBodies × MaxBody). 0 picks enough slots to keep that
-	// product near 256 MiB, at least 4 and at most 64 (8 for the 32 MiB default cap). Real senders are few:
-	// Platform.sh runs at most a handful of integration deliveries per project at a time.
-	MaxConcurrentBodies int
-	// BodyWait is how long a request waits for a free body slot before it is answered 503; 0 means
+	// BodyMemory bounds the bytes of request bodies held in memory at once, so that a flood cannot exhaust
+	// memory. A body takes its share as its bytes arrive (in 64 KiB pieces), not from its declared length,
+	// so a client that declares a large body and stalls holds only what it sent. 0 means the larger of
+	// 128 MiB and 2 × MaxBody + 1 MiB; a smaller value than that could never read a body at the cap.
+	BodyMemory int64
+	// BodyWait is how long a request waits for body memory before it is answered 503; 0 means
 	// DefaultBodyWait.
 	BodyWait time.Duration
+	// BodyIdle cuts off a body that sends nothing for this long (408), so that stalled clients give their
+	// memory back well before the server's ReadTimeout; 0 means DefaultBodyIdle.
+	BodyIdle time.Duration
 	// Ready reports whether the service can take webhooks (store writable, config loaded); nil error means
 	// ready. Its error text is shown by /readyz, so it must not contain a secret. Nil means always ready.
 	Ready func() error
@@ -96,7 +107,7 @@ type handler struct {
 	opts     Options
 	accept   Accept
 	log      zerolog.Logger
-	slots    chan struct{}
+	mem      *semaphore.Weighted
 	metrics  http.Handler
 	received *prometheus.CounterVec
 	duration prometheus.Histogram
@@ -118,11 +129,14 @@ func NewHandler(opts Options, accept Accept, log zerolog.Logger, reg prometheus.
 	case opts.MaxBody == 0:
 		opts.MaxBody = DefaultMaxBody
 	}
+	need := 2*opts.MaxBody + 16*bodyChunk // the pieces of a body at the cap, then the body in one piece
 	switch {
-	case opts.MaxConcurrentBodies < 0:
-		return nil, fmt.Errorf("receiver: max concurrent bodies %d is negative", opts.MaxConcurrentBodies)
-	case opts.MaxConcurrentBodies == 0:
-		opts.MaxConcurrentBodies = defaultConcurrentBodies(opts.MaxBody)
+	case opts.BodyMemory < 0:
+		return nil, fmt.Errorf("receiver: body memory %d is negative", opts.BodyMemory)
+	case opts.BodyMemory == 0:
+		opts.BodyMemory = max(minBodyMemory, need)
+	case opts.BodyMemory < need:
+		return nil, fmt.Errorf("receiver: body memory %d cannot hold a body at the cap of %d bytes; give at least %d", opts.BodyMemory, opts.MaxBody, need)
 	}
 	switch {
 	case opts.BodyWait < 0:
@@ -130,11 +144,17 @@ func NewHandler(opts Options, accept Accept, log zerolog.Logger, reg prometheus.
 	case opts.BodyWait == 0:
 		opts.BodyWait = DefaultBodyWait
 	}
+	switch {
+	case opts.BodyIdle < 0:
+		return nil, fmt.Errorf("receiver: body idle %s is negative", opts.BodyIdle)
+	case opts.BodyIdle == 0:
+		opts.BodyIdle = DefaultBodyIdle
+	}
 	h := &handler{
 		opts:   opts,
 		accept: accept,
 		log:    log.With().Str("component", "receiver").Logger(),
-		slots:  make(chan struct{}, opts.MaxConcurrentBodies),
+		mem:    semaphore.NewWeighted(opts.BodyMemory),
 		received: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "activitybridge_webhooks_received_total",
 			Help: "Webhook requests received, by outcome.",
@@ -159,11 +179,6 @@ func NewHandler(opts Options, accept Accept, log zerolog.Logger, reg prometheus.
 		h.metrics = promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{})
 	}
 	return h, nil
-}
-
-// defaultConcurrentBodies keeps slots × maxBody near bodyMemoryBudget, within [4, 64].
-func defaultConcurrentBodies(maxBody int64) int {
-	return int(min(max(bodyMemoryBudget/maxBody, 4), 64))
 }
 
 // ServeHTTP routes by exact path; method mismatches answer 405 with Allow, unknown paths 404, all in JSON.
@@ -231,8 +246,10 @@ func (h *handler) serveWebhook(w http.ResponseWriter, r *http.Request) {
 		switch res.status {
 		case http.StatusServiceUnavailable:
 			w.Header().Set("Retry-After", retryAfterSeconds)
-		case http.StatusRequestEntityTooLarge:
-			// Without this the server would read up to 256 KiB of the unwanted body before answering.
+			w.Header().Set("Connection", "close") // the body may be unread: see below
+		case http.StatusRequestEntityTooLarge, http.StatusRequestTimeout:
+			// Without this the server would read up to 256 KiB of the unwanted body (or wait for a stalled
+			// one) before answering.
 			w.Header().Set("Connection", "close")
 		}
 		writeError(w, res.status, res.reason)
@@ -279,14 +296,16 @@ func (h *handler) webhook(w http.ResponseWriter, r *http.Request) webhookResult 
 		return tooLarge(h.opts.MaxBody)
 	}
 
-	release, ok := h.acquire(r.Context())
-	if !ok {
-		return webhookResult{status: http.StatusServiceUnavailable, outcome: OutcomeUnavail, reason: "too many requests in progress; retry later"}
-	}
-	defer release()
-
-	body, err := readBody(http.MaxBytesReader(w, r.Body, h.opts.MaxBody), r.ContentLength)
-	if err != nil {
+	body, held, err := h.readBody(w, r)
+	defer h.mem.Release(held)
+	switch {
+	case errors.Is(err, errBusy):
+		return webhookResult{status: http.StatusServiceUnavailable, outcome: OutcomeUnavail, bytes: len(body),
+			reason: "too many request bodies in progress; retry later"}
+	case errors.Is(err, errStalled):
+		return webhookResult{status: http.StatusRequestTimeout, outcome: OutcomeBadRequest, bytes: len(body),
+			reason: fmt.Sprintf("the request body stalled: nothing arrived for %s", h.opts.BodyIdle)}
+	case err != nil:
 		if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
 			res := tooLarge(h.opts.MaxBody)
 			res.bytes = len(body)
@@ -344,47 +363,90 @@ func (h *handler) pathTokenOK(path string) bool {
 	return ok && subtle.ConstantTimeCompare([]byte(tok), []byte(h.opts.PathToken)) == 1
 }
 
-// acquire takes a body slot, waiting at most BodyWait; release gives it back.
-func (h *handler) acquire(ctx context.Context) (release func(), ok bool) {
-	release = func() { <-h.slots }
-	select {
-	case h.slots <- struct{}{}:
-		return release, true
-	default:
+var (
+	errBusy    = errors.New("no body memory free in time")
+	errStalled = errors.New("request body stalled")
+)
+
+// readBody reads the capped body, taking memory from the budget piece by piece as bytes arrive, and
+// cutting it off when nothing arrives for BodyIdle. It returns how many bytes of the budget the caller
+// must release once it is done with the body (also on error). A body that fits one piece (nearly every
+// webhook: the docs' push is 14 KB) is read with one allocation and no copy.
+func (h *handler) readBody(w http.ResponseWriter, r *http.Request) (body []byte, held int64, err error) {
+	src := http.MaxBytesReader(w, r.Body, h.opts.MaxBody)
+	rc := http.NewResponseController(w)
+	// The idle cut-off moves the connection's read deadline; it never goes past the server's own. A stalled
+	// body keeps its expired deadline (and its answer closes the connection), so that the server does not
+	// wait for the rest of it before answering.
+	end := time.Now().Add(ReadTimeout)
+	defer func() {
+		if !errors.Is(err, errStalled) {
+			_ = rc.SetReadDeadline(end)
+		}
+	}()
+
+	take := func(n int) bool {
+		if !h.mem.TryAcquire(int64(n)) {
+			ctx, cancel := context.WithTimeout(r.Context(), h.opts.BodyWait)
+			defer cancel()
+			if h.mem.Acquire(ctx, int64(n)) != nil {
+				return false
+			}
+		}
+		held += int64(n)
+		return true
 	}
-	t := time.NewTimer(h.opts.BodyWait)
-	defer t.Stop()
-	select {
-	case h.slots <- struct{}{}:
-		return release, true
-	case <-t.C:
-		return nil, false
-	case <-ctx.Done():
-		return nil, false
+	size := bodyChunk
+	if cl := r.ContentLength; cl >= 0 && cl < bodyChunk {
+		size = int(cl) + 1 // +1 so the read that sees EOF needs no second piece
 	}
+	var pieces [][]byte
+	total := 0
+	for done := false; !done; {
+		if !take(size) {
+			return nil, held, errBusy
+		}
+		buf := make([]byte, size)
+		n := 0
+		for n < len(buf) {
+			_ = rc.SetReadDeadline(minTime(time.Now().Add(h.opts.BodyIdle), end))
+			m, rerr := src.Read(buf[n:])
+			n += m
+			if rerr == io.EOF {
+				done = true
+				break
+			}
+			if rerr != nil {
+				if ne := net.Error(nil); errors.As(rerr, &ne) && ne.Timeout() {
+					return nil, held, errStalled
+				}
+				return buf[:n], held, rerr
+			}
+		}
+		pieces = append(pieces, buf[:n])
+		total += n
+		size = bodyChunk
+	}
+	if len(pieces) == 1 {
+		return pieces[0], held, nil
+	}
+	// Join the pieces so the decoder sees one slice; the pieces' memory goes back right after.
+	if !take(total) {
+		return nil, held, errBusy
+	}
+	body = make([]byte, 0, total)
+	for _, p := range pieces {
+		body = append(body, p...)
+	}
+	h.mem.Release(held - int64(total))
+	return body, int64(total), nil
 }
 
-// readBody reads r to the end, sized up front from the declared length (already capped) so that a normal
-// body costs one allocation.
-func readBody(r io.Reader, declared int64) ([]byte, error) {
-	size := 512
-	if declared > 0 {
-		size = int(declared) + 1 // +1 so the final read that sees EOF does not grow the buffer
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
 	}
-	b := make([]byte, 0, size)
-	for {
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
-		}
-		n, err := r.Read(b[len(b):cap(b)])
-		b = b[:len(b)+n]
-		if err == io.EOF {
-			return b, nil
-		}
-		if err != nil {
-			return b, err
-		}
-	}
+	return b
 }
 
 // allow answers 405 with an Allow header unless r's method is one of methods.

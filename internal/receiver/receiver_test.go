@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/rs/zerolog"
 	"go.uber.org/goleak"
+	"golang.org/x/sync/semaphore"
 )
 
 func TestMain(m *testing.M) {
@@ -266,7 +267,9 @@ func TestNewHandlerOptions(t *testing.T) {
 		{"nil accept", Options{}, nil, "accept"},
 		{"token with slash", Options{PathToken: "a/b"}, acc, "path token"},
 		{"negative max body", Options{MaxBody: -1}, acc, "max body"},
-		{"negative concurrency", Options{MaxConcurrentBodies: -1}, acc, "concurrent"},
+		{"negative body memory", Options{BodyMemory: -1}, acc, "body memory"},
+		{"body memory below a body at the cap", Options{MaxBody: 1 << 20, BodyMemory: 1 << 20}, acc, "cannot hold a body at the cap"},
+		{"negative body idle", Options{BodyIdle: -1}, acc, "body idle"},
 		{"negative body wait", Options{BodyWait: -1}, acc, "body wait"},
 	}
 	for _, tt := range tests {
@@ -282,24 +285,6 @@ func TestNewHandlerOptions(t *testing.T) {
 				t.Errorf("NewHandler() error %q contains the path token", err)
 			}
 		})
-	}
-}
-
-func TestDefaultConcurrentBodies(t *testing.T) {
-	tests := []struct {
-		maxBody int64
-		want    int
-	}{
-		{32 << 20, 8},
-		{1 << 20, 64},
-		{16 << 20, 16},
-		{1 << 30, 4},
-		{1, 64},
-	}
-	for _, tt := range tests {
-		if got := defaultConcurrentBodies(tt.maxBody); got != tt.want {
-			t.Errorf("defaultConcurrentBodies(%d) = %d, want %d", tt.maxBody, got, tt.want)
-		}
 	}
 }
 
@@ -366,7 +351,8 @@ func (b *blockingBody) Close() error { return nil }
 
 func TestHandlerBodySlots(t *testing.T) {
 	acc := &fakeAccept{id: "a1", queued: 1}
-	h := newTestHandler(t, Options{MaxConcurrentBodies: 1, BodyWait: 1}, acc)
+	h := newTestHandler(t, Options{BodyWait: 1}, acc)
+	h.(*handler).mem = semaphore.NewWeighted(bodyChunk) // room for one piece: the slow body takes it all
 
 	slow := &blockingBody{reading: make(chan struct{}), release: make(chan struct{})}
 	slowReq := httptest.NewRequest("POST", "/webhook", nil)
@@ -377,12 +363,12 @@ func TestHandlerBodySlots(t *testing.T) {
 		defer close(done)
 		h.ServeHTTP(slowRec, slowReq)
 	}()
-	<-slow.reading // the slow request holds the only slot
+	<-slow.reading // the slow request holds all the body memory
 
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("POST", "/webhook", strings.NewReader("{}")))
 	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" {
-		t.Errorf("while the slot is held: status = %d, Retry-After = %q; want 503 with Retry-After",
+		t.Errorf("while the body memory is held: status = %d, Retry-After = %q; want 503 with Retry-After",
 			rec.Code, rec.Header().Get("Retry-After"))
 	}
 	if msg := decodeError(t, rec); !strings.Contains(msg, "too many") {
@@ -397,7 +383,7 @@ func TestHandlerBodySlots(t *testing.T) {
 	rec = httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("POST", "/webhook", strings.NewReader("{}")))
 	if rec.Code != http.StatusAccepted {
-		t.Errorf("after the slot is freed: status = %d, want 202", rec.Code)
+		t.Errorf("after the memory is freed: status = %d, want 202", rec.Code)
 	}
 }
 

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sync/semaphore"
+
 	"github.com/rs/zerolog"
 )
 
@@ -148,7 +150,7 @@ func TestServerStalledClient(t *testing.T) {
 
 	t.Run("others are served while it stalls", func(t *testing.T) {
 		acc := &fakeAccept{id: "a1", queued: 1}
-		h := newTestHandler(t, Options{MaxConcurrentBodies: 2}, acc)
+		h := newTestHandler(t, Options{}, acc)
 		addr := startServer(t, h, nil) // default ReadTimeout: the stalled client stays for the whole subtest
 		stalled := stall(t, addr)
 		for i := range 3 {
@@ -168,10 +170,11 @@ func TestServerStalledClient(t *testing.T) {
 
 	t.Run("it is cut off and frees its slot", func(t *testing.T) {
 		acc := &fakeAccept{id: "a1", queued: 1}
-		// One slot, and a wait long enough that the next request can only succeed once the stalled one is
-		// cut off by ReadTimeout and gives the slot back.
-		h := newTestHandler(t, Options{MaxConcurrentBodies: 1, BodyWait: 20 * time.Second}, acc)
-		addr := startServer(t, h, func(s *http.Server) { s.ReadTimeout = 300 * time.Millisecond })
+		// Room for one piece, and a wait long enough that the next request can only succeed once the stalled
+		// one is cut off by the idle limit and gives its memory back.
+		h := newTestHandler(t, Options{BodyWait: 20 * time.Second, BodyIdle: 300 * time.Millisecond}, acc)
+		h.(*handler).mem = semaphore.NewWeighted(bodyChunk)
+		addr := startServer(t, h, nil)
 		stalled := stall(t, addr)
 		// The stalled connection ends: with an error answer or by being closed, never by our guard deadline.
 		resp, err := http.ReadResponse(bufio.NewReader(stalled), nil)
