@@ -26,7 +26,7 @@ golden: ## rewrite the golden files after a deliberate template or payload chang
 	$(GO) test ./render/... -update
 
 bench: ## the Go benchmarks of the hot path
-	$(GO) test -run '^$$' -bench . -benchmem ./activity ./internal/receiver ./internal/outbox
+	$(GO) test -run '^$$' -bench . -benchmem ./activity ./internal/receiver ./internal/outbox ./internal/app
 
 load: ## the load benchmark of the real binary against a bare receiver (see BENCHMARKS.md)
 	$(GO) run ./internal/loadtest

@@ -23,8 +23,9 @@ import (
 )
 
 // binPath is the real binary the end-to-end tests run, built once in TestMain (with -race when the tests run
-// with -race, so the binary's own goroutines are checked too).
-var binPath string
+// with -race, so the binary's own goroutines are checked too). plainBin is built without -race, for tests
+// that measure memory (the race detector multiplies it).
+var binPath, plainBin string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "activitybridge-e2e")
@@ -33,15 +34,23 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binPath = filepath.Join(dir, "activitybridge")
+	plainBin = binPath
 	args := []string{"build", "-o", binPath}
 	if raceEnabled {
 		args = append(args, "-race")
+		plainBin = filepath.Join(dir, "activitybridge-plain")
 	}
-	build := exec.Command("go", append(args, ".")...)
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building the binary:", err)
-		os.Exit(1)
+	builds := [][]string{append(args, ".")}
+	if plainBin != binPath {
+		builds = append(builds, []string{"build", "-o", plainBin, "."})
+	}
+	for _, b := range builds {
+		build := exec.Command("go", b...)
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "building the binary:", err)
+			os.Exit(1)
+		}
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
@@ -91,6 +100,12 @@ func freeAddr(t *testing.T) string {
 // when absent) and waits until /readyz answers 200.
 func startBridge(t *testing.T, env map[string]string) *bridge {
 	t.Helper()
+	return startBinary(t, binPath, env)
+}
+
+// startBinary is startBridge with a chosen binary.
+func startBinary(t *testing.T, bin string, env map[string]string) *bridge {
+	t.Helper()
 	full := map[string]string{
 		"BRIDGE_LISTEN":       freeAddr(t),
 		"BRIDGE_ADMIN_LISTEN": freeAddr(t),
@@ -103,7 +118,7 @@ func startBridge(t *testing.T, env map[string]string) *bridge {
 	b := &bridge{t: t, env: full, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
 	b.url = "http://" + full["BRIDGE_LISTEN"]
 	b.admin = full["BRIDGE_ADMIN_LISTEN"]
-	b.cmd = exec.Command(binPath, "serve")
+	b.cmd = exec.Command(bin, "serve")
 	b.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
 	for k, v := range full {
 		b.cmd.Env = append(b.cmd.Env, k+"="+v)

@@ -295,7 +295,7 @@ func TestPace(t *testing.T) {
 		if !ok {
 			t.Fatalf("%s: not Paced", name)
 		}
-		if want := (notifier.Pace{Every: time.Second, Burst: 3}); p.Pace() != want {
+		if want := (notifier.Pace{Every: 1100 * time.Millisecond, Burst: 3}); p.Pace() != want {
 			t.Errorf("%s pace = %+v, want %+v", name, p.Pace(), want)
 		}
 	}
