@@ -130,7 +130,12 @@ func eachPiece(s string, yield func(p string) bool) {
 			n := utf8.EncodeRune(buf[1:], r)
 			p = string(buf[:n+1])
 		default:
-			p = s[i : i+utf8.RuneLen(r)]
+			// An invalid byte (r is RuneError, one byte wide) becomes U+FFFD: JSON would do the same.
+			if _, size := utf8.DecodeRuneInString(s[i:]); r == utf8.RuneError && size == 1 {
+				p = "\uFFFD"
+			} else {
+				p = s[i : i+size]
+			}
 		}
 		if !yield(p) {
 			return
