@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net/http"
+	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
@@ -209,5 +210,48 @@ func TestBurstToOneChannelIsPaced(t *testing.T) {
 	}
 	if limited > 2 {
 		t.Errorf("the fake answered 429 %d times to a burst of 60; pacing should avoid (almost) all of them", limited)
+	}
+}
+
+// A notice Slack refuses for good becomes a dead letter that `activitybridge deadletters list` shows while the
+// service runs; once the cause is fixed, `deadletters replay ID` delivers it.
+func TestDeadLettersListAndReplay(t *testing.T) {
+	s, d := notifiertest.NewSlack(t), notifiertest.NewDiscord(t)
+	b := startBridge(t, chatEnv(s, d, "*/* -> slack:#deploys"))
+	s.FailNext(1, notifiertest.Failure{SlackError: "channel_not_found"})
+	body := variant(t, "environment.push", map[string]any{"id": "deadletter01"})
+	if code, ans := b.post("", body, sharedKey); code != http.StatusAccepted {
+		t.Fatalf("got %d %s", code, ans)
+	}
+	cli := func(args ...string) (string, error) {
+		cmd := exec.Command(binPath, args...)
+		cmd.Env = []string{"BRIDGE_ADMIN_LISTEN=" + b.admin}
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	var list string
+	waitFor(t, 20*time.Second, "the dead letter in the list", func() bool {
+		out, err := cli("deadletters", "list")
+		list = out
+		return err == nil && strings.Contains(out, "deadletter01")
+	})
+	for _, want := range []string{"slack:#deploys", "channel_not_found", "complete"} {
+		if !strings.Contains(list, want) {
+			t.Errorf("deadletters list lacks %q:\n%s", want, list)
+		}
+	}
+	if n := len(s.Messages("#deploys")); n != 0 {
+		t.Fatalf("%d messages before the replay, want 0", n)
+	}
+	fields := strings.Fields(strings.Split(strings.TrimSpace(list), "\n")[1])
+	if out, err := cli("deadletters", "replay", fields[0]); err != nil {
+		t.Fatalf("replay %s: %v\n%s", fields[0], err, out)
+	}
+	waitFor(t, 20*time.Second, "the replayed notice in #deploys", func() bool { return len(s.Messages("#deploys")) == 1 })
+	if out, _ := cli("deadletters", "list"); !strings.Contains(out, "no dead letters") {
+		t.Errorf("after the replay the list still shows:\n%s", out)
+	}
+	if out, err := cli("deadletters", "replay", "999999"); err == nil {
+		t.Errorf("replaying an unknown ID succeeded:\n%s", out)
 	}
 }
