@@ -16,7 +16,7 @@ build: ## a static binary in bin/
 unit: ## the Go tests alone, with the race detector
 	$(GO) test -race -count=1 ./...
 
-fuzz: ## every fuzz target for FUZZTIME each (default 10s)
+fuzz: ## every fuzz target for FUZZTIME each (default 20000x inputs; e.g. FUZZTIME=60s make fuzz)
 	bash scripts/fuzz.sh
 
 chart: ## the Helm chart and Dockerfile tests (nested module charts/verify)

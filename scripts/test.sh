@@ -20,7 +20,7 @@ go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 step "go test -race"
 go test -race -count=1 ./...
 
-step "fuzzing (${FUZZTIME:=5s} per target)"
+step "fuzzing (${FUZZTIME:=20000x} inputs per target)"
 FUZZTIME=$FUZZTIME bash scripts/fuzz.sh
 
 if [ -d charts/verify ]; then
