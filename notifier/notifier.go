@@ -43,6 +43,23 @@ const (
 	StatusPending   Status = "pending"
 )
 
+// Emoji is the status sign every service puts before the title ("⚪" for an unknown status).
+func (s Status) Emoji() string {
+	switch s {
+	case StatusSuccess:
+		return "✅"
+	case StatusFailure:
+		return "❌"
+	case StatusCancelled:
+		return "🚫"
+	case StatusRunning:
+		return "⏳"
+	case StatusPending:
+		return "🕓"
+	}
+	return "⚪"
+}
+
 // Message is one rendered notice, neutral of any chat service. Every string is plain text that may
 // hold untrusted input (commit messages, branch and user names): each service escapes it for its own
 // markup, builds links only from Link values, and fits the result within its limits, cutting List

@@ -67,23 +67,6 @@ func noMentions() *discordgo.MessageAllowedMentions {
 	return &discordgo.MessageAllowedMentions{Parse: []discordgo.AllowedMentionType{}}
 }
 
-// Emoji returns the emoji shown before the title for a status.
-func Emoji(s notifier.Status) string {
-	switch s {
-	case notifier.StatusSuccess:
-		return "✅"
-	case notifier.StatusFailure:
-		return "❌"
-	case notifier.StatusCancelled:
-		return "🚫"
-	case notifier.StatusRunning:
-		return "⏳"
-	case notifier.StatusPending:
-		return "🕓"
-	}
-	return "⚪"
-}
-
 // Color returns the embed colour for a status.
 func Color(s notifier.Status) int {
 	switch s {
@@ -234,7 +217,7 @@ func build(msg notifier.Message, p plan) (*discordgo.MessageEmbed, int) {
 	if !msg.Time.IsZero() && strings.TrimSpace(msg.Footer) == "" {
 		e.Timestamp = msg.Time.UTC().Format(time.RFC3339)
 	}
-	title := strings.Join(strings.Fields(Emoji(msg.Status)+" "+msg.Title), " ")
+	title := strings.Join(strings.Fields(msg.Status.Emoji()+" "+msg.Title), " ")
 	e.Title, _ = cutEscaped(title, titleBudget)
 	size := units(e.Title)
 

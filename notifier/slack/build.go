@@ -47,23 +47,6 @@ type Payload struct {
 	Blocks []slack.Block `json:"blocks"`
 }
 
-// Emoji returns the emoji that carries a status in Slack, which has no colour bar for blocks.
-func Emoji(s notifier.Status) string {
-	switch s {
-	case notifier.StatusSuccess:
-		return "✅"
-	case notifier.StatusFailure:
-		return "❌"
-	case notifier.StatusCancelled:
-		return "🚫"
-	case notifier.StatusRunning:
-		return "⏳"
-	case notifier.StatusPending:
-		return "🕓"
-	}
-	return "⚪"
-}
-
 var escaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
 
 // escape makes untrusted text inert in Slack text: Slack decodes only &amp; &lt; &gt;, and every
@@ -168,7 +151,7 @@ func Build(msg notifier.Message) Payload {
 
 // fallback is the notification text: status, title and text, within the 4,000 of chat.update.
 func fallback(msg notifier.Message) string {
-	head, _ := cutEscaped(Emoji(msg.Status)+" "+msg.Title, fallbackBudget)
+	head, _ := cutEscaped(msg.Status.Emoji()+" "+msg.Title, fallbackBudget)
 	rest := fallbackBudget - utf8.RuneCountInString(head) - 1
 	if msg.Text == "" || rest < 10 {
 		return head
@@ -182,7 +165,7 @@ func build(msg notifier.Message, p plan) ([]slack.Block, int) {
 	size := 0
 	add := func(b slack.Block, n int) { blocks = append(blocks, b); size += n }
 
-	title := strings.Join(strings.Fields(Emoji(msg.Status)+" "+msg.Title), " ")
+	title := strings.Join(strings.Fields(msg.Status.Emoji()+" "+msg.Title), " ")
 	head, _ := cut(title, maxHeaderText)
 	add(slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, head, true, false)), runes(head))
 
