@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -122,14 +123,19 @@ func TestFloodOfStalledClients(t *testing.T) {
 	} else {
 		t.Logf("peak RSS %d MiB before, %d MiB after the flood", before>>20, got>>20)
 	}
-	waitFor(t, 30*time.Second, "the bridge to accept deliveries again after the idle cut-off", func() bool {
-		body := variant(t, "environment.push", map[string]any{"id": "probe" + strconv.FormatInt(time.Now().UnixNano(), 36)})
-		code, _ := b.post("", body, sharedKey)
-		return code == http.StatusAccepted
-	})
+	// Every staller is answered and disconnected by the server: 503 at once when no memory was free, 408
+	// once its body has been idle for 10 s, or dropped at the header timeout. Then nothing is held.
+	var wg sync.WaitGroup
+	for _, c := range conns {
+		wg.Go(func() {
+			_ = c.SetReadDeadline(time.Now().Add(60 * time.Second))
+			_, _ = io.Copy(io.Discard, c)
+		})
+	}
+	wg.Wait()
 	deliver("after", 5)
 	waitFor(t, 60*time.Second, "the deliveries in #deploys", func() bool {
-		return len(s.Messages("#deploys")) >= 11
+		return len(s.Messages("#deploys")) >= 10
 	})
 }
 
