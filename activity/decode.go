@@ -58,7 +58,7 @@ func Decode(body []byte) (*Activity, error) {
 	}
 	var w wireActivity
 	if err := json.Unmarshal(body, &w); err != nil {
-		return nil, decodeError(err)
+		return nil, decodeError(body, err)
 	}
 	for _, f := range []struct{ name, value string }{{"id", w.ID.s}, {"type", w.Type.s}, {"project", w.Project.s}} {
 		if f.value == "" {
@@ -87,10 +87,16 @@ func jsonKind(b byte) string {
 	return ""
 }
 
-// decodeError turns an encoding/json error into a DecodeError.
-func decodeError(err error) error {
+// decodeError turns an encoding/json error for body into a DecodeError.
+func decodeError(body []byte, err error) error {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
+		if te.Field == "" {
+			// encoding/json on its v2 implementation leaves out the path: find it.
+			if field, sub := fieldPath(body, reflect.TypeFor[wireActivity](), ""); sub != nil && errors.As(sub, &te) {
+				te.Field = field
+			}
+		}
 		if te.Value == badUTF8 {
 			return &DecodeError{Field: te.Field, Reason: "invalid UTF-8 in string"}
 		}
