@@ -312,7 +312,11 @@ func field(f notifier.Field, max int) *discordgo.MessageEmbedField {
 	}
 	var v string
 	if f.URL != "" && safeURL(f.URL) && !strings.Contains(value, "\n") && len(f.URL) <= maxLinkURL {
-		v = maskedLink(truncateRunes(value, 200), f.URL)
+		label := value
+		if !f.Keep { // a field marked Keep (the live URL) is shown whole whenever it fits the field
+			label = truncateRunes(value, 200)
+		}
+		v = maskedLink(label, f.URL)
 	}
 	if v == "" || units(v) > max {
 		v, _ = cutEscaped(value, max)
