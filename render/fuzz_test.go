@@ -1,7 +1,6 @@
 package render_test
 
 import (
-	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
@@ -10,33 +9,6 @@ import (
 	"github.com/activitybridge/activitybridge/internal/fixture"
 	"github.com/activitybridge/activitybridge/notifier"
 )
-
-// hostileBody returns the push-failure fixture (which has every field: Commit, Live, Failed, and a
-// commit list) with the commit message, branch name, user name and text replaced.
-func hostileBody(t testing.TB, message, branch, user, text string) []byte {
-	t.Helper()
-	var body map[string]any
-	if err := json.Unmarshal(fixture.Bytes("push-failure"), &body); err != nil {
-		t.Fatal(err)
-	}
-	body["environments"] = []any{branch}
-	body["text"] = text
-	params := body["parameters"].(map[string]any)
-	params["environment"] = branch
-	payload := body["payload"].(map[string]any)
-	payload["user"].(map[string]any)["display_name"] = user
-	payload["environment"].(map[string]any)["name"] = branch
-	for _, c := range payload["commits"].([]any) {
-		c := c.(map[string]any)
-		c["message"] = message
-		c["author"].(map[string]any)["name"] = user
-	}
-	b, err := json.Marshal(body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 // FuzzRender: untrusted strings never make Render fail or panic, and never add, remove or rename a
 // field, a link or the list.
@@ -49,7 +21,7 @@ func FuzzRender(f *testing.F) {
 	r := newDefault(f)
 	baseline := map[string]string{}
 	for _, set := range r.Sets() {
-		a, err := activity.Decode(hostileBody(f, "m", "main", "u", "t"))
+		a, err := activity.Decode(fixture.WithUntrusted("m", "main", "u", "t"))
 		if err != nil {
 			f.Fatal(err)
 		}
@@ -60,7 +32,7 @@ func FuzzRender(f *testing.F) {
 		baseline[set] = shapeWithItems(msg)
 	}
 	f.Fuzz(func(t *testing.T, message, branch, user, text string) {
-		a, err := activity.Decode(hostileBody(t, message, branch, user, text))
+		a, err := activity.Decode(fixture.WithUntrusted(message, branch, user, text))
 		if err != nil {
 			return // not a body the receiver would accept
 		}

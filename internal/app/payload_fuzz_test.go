@@ -16,34 +16,6 @@ import (
 	"github.com/activitybridge/activitybridge/render"
 )
 
-// hostileActivity returns the push-failure fixture (it has a head commit, live URLs, failed commands and
-// a commit list) with the untrusted strings replaced: every commit message, the branch, the user name and
-// the activity text.
-func hostileActivity(t testing.TB, message, branch, user, text string) []byte {
-	t.Helper()
-	var body map[string]any
-	if err := json.Unmarshal(fixture.Bytes("push-failure"), &body); err != nil {
-		t.Fatal(err)
-	}
-	body["environments"] = []any{branch}
-	body["text"] = text
-	body["description"] = text
-	body["parameters"].(map[string]any)["environment"] = branch
-	payload := body["payload"].(map[string]any)
-	payload["user"].(map[string]any)["display_name"] = user
-	payload["environment"].(map[string]any)["name"] = branch
-	for _, c := range payload["commits"].([]any) {
-		c := c.(map[string]any)
-		c["message"] = message
-		c["author"].(map[string]any)["name"] = user
-	}
-	b, err := json.Marshal(body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 // slackLiveRE finds Slack's live markup: mentions (<!…>, <@…>, <#…>) and links (<http…>, <mailto:…>).
 var slackLiveRE = regexp.MustCompile(`<([!@#]|[a-zA-Z][a-zA-Z0-9+.-]*:)[^>]*>?`)
 
@@ -66,7 +38,7 @@ func FuzzRenderedPayloads(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	base, err := activity.Decode(hostileActivity(f, "m", "main", "u", "t"))
+	base, err := activity.Decode(fixture.WithUntrusted("m", "main", "u", "t"))
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -77,7 +49,7 @@ func FuzzRenderedPayloads(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, message, branch, user, text string) {
-		a, err := activity.Decode(hostileActivity(t, message, branch, user, text))
+		a, err := activity.Decode(fixture.WithUntrusted(message, branch, user, text))
 		if err != nil {
 			return // the receiver answers 400; nothing is rendered
 		}
