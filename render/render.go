@@ -147,7 +147,11 @@ func New(opts Options) (*Renderer, error) {
 	for _, f := range files {
 		setNames[f.set] = true
 	}
-	for name := range setNames {
+	// Default first, then by name: an error in default's files is reported under default, not under a
+	// set built on it, and the same broken folder always gives the same message.
+	names := slices.Sorted(maps.Keys(setNames))
+	slices.SortStableFunc(names, func(a, b string) int { return cmpBool(a == DefaultSet, b == DefaultSet) })
+	for _, name := range names {
 		s, err := buildSet(name, files)
 		if err != nil {
 			return nil, err
@@ -348,7 +352,7 @@ func buildSet(name string, files []*source) (*tmplSet, error) {
 	if s.fallback, err = assemble(name, "", chain, inChain); err != nil {
 		return nil, err
 	}
-	for key := range keys {
+	for _, key := range slices.Sorted(maps.Keys(keys)) {
 		if s.types[key], err = assemble(name, key, chain, inChain); err != nil {
 			return nil, err
 		}
