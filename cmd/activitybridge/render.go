@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/activitybridge/activitybridge/activity"
 	"github.com/activitybridge/activitybridge/notifier/console"
@@ -85,20 +86,19 @@ func readInput(name string, stdin io.Reader) ([]byte, error) {
 	return body, nil
 }
 
-// reorder moves flags before positional arguments so that `render FILE --target discord` works too.
+// reorder moves flags before positional arguments so that `render FILE --target discord` works too. Every
+// flag of the commands that use it takes a value, so "--name value" moves as a pair.
 func reorder(args []string) []string {
 	var flags, pos []string
 	for i := 0; i < len(args); i++ {
-		a := args[i]
-		switch {
+		switch a := args[i]; {
 		case a == "--":
-			pos = append(pos, args[i+1:]...)
-			return append(flags, append([]string{"--"}, pos...)...)
+			return append(append(flags, "--"), append(pos, args[i+1:]...)...)
 		case len(a) > 1 && a[0] == '-':
 			flags = append(flags, a)
-			if !containsEq(a) && i+1 < len(args) && !isBoolFlag(a) {
-				flags = append(flags, args[i+1])
+			if !strings.Contains(a, "=") && i+1 < len(args) {
 				i++
+				flags = append(flags, args[i])
 			}
 		default:
 			pos = append(pos, a)
@@ -106,17 +106,6 @@ func reorder(args []string) []string {
 	}
 	return append(flags, pos...)
 }
-
-func containsEq(s string) bool {
-	for _, c := range s {
-		if c == '=' {
-			return true
-		}
-	}
-	return false
-}
-
-func isBoolFlag(string) bool { return false }
 
 func envOr(name, def string) string {
 	if v := os.Getenv(name); v != "" {

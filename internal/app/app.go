@@ -46,7 +46,6 @@ type App struct {
 	store     outbox.Store
 	worker    *outbox.Worker
 	registry  *prometheus.Registry
-	dbPath    string
 }
 
 // New builds the service from a loaded configuration: it parses and checks the templates, opens the store and
@@ -74,8 +73,7 @@ func New(cfg *config.Config, log zerolog.Logger, stdout io.Writer) (*App, error)
 	case "memory":
 		a.store = outbox.NewMemory()
 	default:
-		a.dbPath = filepath.Join(cfg.DataDir, "activitybridge.db")
-		if a.store, err = outbox.OpenBolt(a.dbPath); err != nil {
+		if a.store, err = outbox.OpenBolt(filepath.Join(cfg.DataDir, outbox.DefaultFileName)); err != nil {
 			return nil, fmt.Errorf("store: %w", err)
 		}
 	}
@@ -300,11 +298,6 @@ func (a *App) Run(ctx context.Context) error {
 	a.log.Info().Msg("stopped")
 	return runErr
 }
-
-// Addr-independent helpers for tests and the CLI.
-
-// Registry is the service's Prometheus registry.
-func (a *App) Registry() *prometheus.Registry { return a.registry }
 
 // Sets lists the template sets the service knows.
 func (a *App) Sets() []string { return a.renderer.Sets() }
