@@ -170,7 +170,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"type is a number", `{"id":"a","type":42,"project":"p"}`, []string{`"type"`, "want a string, got number"}},
 		{"id is an object", `{"id":{},"type":"t","project":"p"}`, []string{`"id"`, "got object"}},
 		{"environments is an object", `{` + okHead + `,"environments":{}}`, []string{`"environments"`, "want an array"}},
-		{"environments holds numbers", `{` + okHead + `,"environments":[1]}`, []string{`"environments"`, "got number"}},
+		{"environments holds numbers", `{` + okHead + `,"environments":[1]}`, []string{`"environments.0"`, "got number"}},
 		{"state is a boolean", `{` + okHead + `,"state":true}`, []string{`"state"`, "got boolean"}},
 		{"created_at is a number", `{` + okHead + `,"created_at":1671032461}`, []string{`"created_at"`, "want an RFC 3339 time string, got number"}},
 		{"created_at is not a time", `{` + okHead + `,"created_at":"yesterday"}`, []string{`"created_at"`, "want an RFC 3339 time string", "yesterday"}},
@@ -184,6 +184,10 @@ func TestDecodeErrors(t *testing.T) {
 		{"invalid UTF-8 in a commit", `{` + okHead + ",\"payload\":{\"commits\":[{\"message\":\"\xc3\x28\"}]}}", []string{"payload.commits", "UTF-8"}},
 		{"invalid UTF-8 in a user", `{` + okHead + ",\"payload\":{\"user\":{\"display_name\":\"\xed\xa0\x80\"}}}", []string{"payload.user.display_name", "UTF-8"}},
 		{"health notification", string(fixture.Bytes("health.webhook")), []string{`"project"`}},
+		{"nested 10001 deep under an unknown key", `{` + okHead + `,"x":` + strings.Repeat("[", 10_001) + strings.Repeat("]", 10_001) + `}`,
+			[]string{"invalid JSON", "exceeded max depth"}},
+		{"nested a million deep", `{` + okHead + `,"x":` + strings.Repeat("[", 1_000_000) + `}`, []string{"invalid JSON"}},
+		{"member names match exactly", `{"ID":"a","type":"t","project":"p"}`, []string{`"id"`, "missing"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -249,6 +253,9 @@ func TestDecodeLenientInside(t *testing.T) {
 		{"escaped text", `"text":"a \"b\" \u00e9 \ud83d\ude80"`, func(a *activity.Activity) any { return a.Text }, `a "b" é 🚀`},
 		{"invalid UTF-8 in the log is not ours to judge", "\"log\":\"\xff\xfe\",\"text\":\"ok\"",
 			func(a *activity.Activity) any { return a.Text }, "ok"},
+		{"lone surrogate becomes U+FFFD", `"text":"a\ud800b"`, func(a *activity.Activity) any { return a.Text }, "a\ufffdb"},
+		{"repeated member keeps the last", `"state":"pending","state":"complete"`,
+			func(a *activity.Activity) any { return a.State }, activity.StateComplete},
 		{"unknown top-level keys", `"brand_new":[{"x":1}],"state":"staged"`,
 			func(a *activity.Activity) any { return a.State }, activity.StateStaged},
 	}
@@ -324,13 +331,18 @@ func FuzzDecode(f *testing.F) {
 			if !errors.Is(err, activity.ErrNotActivity) {
 				t.Fatalf("error %v does not match ErrNotActivity", err)
 			}
+			// The decoder and encoding/json agree on what is JSON.
+			if de := (*activity.DecodeError)(nil); errors.As(err, &de) && de.Field == "" &&
+				(strings.HasPrefix(de.Reason, "invalid JSON") || de.Reason == "body is not JSON") && json.Valid(body) {
+				t.Fatalf("Decode says %q but encoding/json finds it valid: %q", err, body)
+			}
 			return
 		}
 		if a.ID == "" || a.Type == "" || a.Project == "" {
 			t.Fatalf("decoded id/type/project = %q/%q/%q, want all set", a.ID, a.Type, a.Project)
 		}
 		if !json.Valid(body) {
-			t.Fatalf("decoded a body that is not valid JSON: %q", body)
+			t.Fatalf("decoded a body that encoding/json finds invalid: %q", body)
 		}
 		// The helpers never panic on what Decode accepts.
 		a.Status()
