@@ -27,16 +27,99 @@ var (
 )
 
 // boltStore keeps everything in one bbolt file. Writes from many goroutines (webhook handlers, worker
-// lanes) go through DB.Batch, so concurrent writers share one commit and its fsync.
+// lanes) go through write, which group-commits them: one commit and its fsyncs for every write that
+// arrived while the previous commit was in progress.
 type boltStore struct {
 	db      *bolt.DB
 	cfg     storeConfig
 	changes chan struct{}
 
+	writes    chan *write   // to the committer; unbuffered, so a write is never stranded at Close
+	closing   chan struct{} // closed by Close: no more writes
+	committed chan struct{} // closed when the committer has stopped
+
 	pending atomic.Int64
 	dead    atomic.Int64
 	commits atomic.Int64 // committed write transactions, for the group-commit test
-	lastTx  *bolt.Tx     // guarded by bolt's writer lock
+}
+
+// maxGroup caps the writes that share one commit.
+const maxGroup = 1000
+
+// write is one caller's part of a group commit.
+type write struct {
+	fn   func(*bolt.Tx) error
+	done chan error
+}
+
+// write runs fn in a read-write transaction and returns once that transaction is committed (or
+// failed). fn shares the transaction with other writes, so it may run more than once (when another
+// write in the group fails, the rest run again without it) and must compute everything from its
+// inputs; OnCommit callbacks run only for the transaction that commits. An error from fn is returned
+// to its caller alone. An idle store commits at once: there is no batching delay, the group is
+// whatever queued up during the previous commit.
+func (s *boltStore) write(fn func(*bolt.Tx) error) error {
+	w := &write{fn: fn, done: make(chan error, 1)}
+	select {
+	case s.writes <- w:
+		return <-w.done
+	case <-s.closing:
+		return bolterrors.ErrDatabaseNotOpen
+	}
+}
+
+// commitLoop is the store's one committer.
+func (s *boltStore) commitLoop() {
+	defer close(s.committed)
+	group := make([]*write, 0, 64)
+	for {
+		select {
+		case w := <-s.writes:
+			group = append(group[:0], w)
+		case <-s.closing:
+			return
+		}
+	more:
+		for len(group) < maxGroup {
+			select {
+			case w := <-s.writes:
+				group = append(group, w)
+			default:
+				break more
+			}
+		}
+		s.commit(group)
+		clear(group) // drop the references until the next group
+	}
+}
+
+// commit runs the group's functions in one transaction. When one fails, the transaction is rolled
+// back, that caller gets its error and the others run again in a new transaction.
+func (s *boltStore) commit(group []*write) {
+	for len(group) > 0 {
+		failed := -1
+		err := s.db.Update(func(tx *bolt.Tx) error {
+			for i, w := range group {
+				if err := w.fn(tx); err != nil {
+					failed = i
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil && failed >= 0 {
+			group[failed].done <- err
+			group = append(group[:failed:failed], group[failed+1:]...)
+			continue
+		}
+		if err == nil {
+			s.commits.Add(1)
+		}
+		for _, w := range group {
+			w.done <- err
+		}
+		return
+	}
 }
 
 // OpenBolt opens (or creates) the bbolt file at path, creating its folder. When another process holds
@@ -54,8 +137,8 @@ func OpenBolt(path string, opts ...Option) (Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("outbox: open %s: %w", path, err)
 	}
-	db.MaxBatchDelay = defaultMaxBatchDelay
-	s := &boltStore{db: db, cfg: cfg, changes: make(chan struct{}, 1)}
+	s := &boltStore{db: db, cfg: cfg, changes: make(chan struct{}, 1),
+		writes: make(chan *write), closing: make(chan struct{}), committed: make(chan struct{})}
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, name := range [][]byte{bucketJobs, bucketDead, bucketRefs, bucketDedup, bucketExpiry} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
@@ -70,16 +153,8 @@ func OpenBolt(path string, opts ...Option) (Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("outbox: initialise %s: %w", path, err)
 	}
+	go s.commitLoop()
 	return s, nil
-}
-
-// track counts a committed write transaction once, however many batched calls share it.
-func (s *boltStore) track(tx *bolt.Tx) {
-	if s.lastTx == tx {
-		return
-	}
-	s.lastTx = tx
-	tx.OnCommit(func() { s.commits.Add(1) })
 }
 
 func (s *boltStore) Enqueue(ctx context.Context, activity, state string, jobs []Job) (int, error) {
@@ -88,10 +163,9 @@ func (s *boltStore) Enqueue(ctx context.Context, activity, state string, jobs []
 	}
 	now := s.cfg.clock.Now()
 	var queued int
-	// Batch may run fn more than once and shares the commit with concurrent callers: fn recomputes
+	// write may run fn more than once and shares the commit with concurrent callers: fn recomputes
 	// everything from its inputs.
-	err := s.db.Batch(func(tx *bolt.Tx) error {
-		s.track(tx)
+	err := s.write(func(tx *bolt.Tx) error {
 		queued = 0
 		dedup := tx.Bucket(bucketDedup)
 		mark := pairKey(activity, state)
@@ -176,8 +250,7 @@ func (s *boltStore) Update(ctx context.Context, job Job) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	err := s.db.Batch(func(tx *bolt.Tx) error {
-		s.track(tx)
+	err := s.write(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketJobs)
 		v := b.Get(idKey(job.ID))
 		if v == nil {
@@ -205,8 +278,7 @@ func (s *boltStore) Complete(ctx context.Context, job Job, ref notifier.Ref) err
 		return err
 	}
 	now := s.cfg.clock.Now()
-	err := s.db.Batch(func(tx *bolt.Tx) error {
-		s.track(tx)
+	err := s.write(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketJobs)
 		if b.Get(idKey(job.ID)) != nil {
 			if err := b.Delete(idKey(job.ID)); err != nil {
@@ -230,8 +302,7 @@ func (s *boltStore) Kill(ctx context.Context, job Job, reason string) (DeadLette
 		return DeadLetter{}, err
 	}
 	d := DeadLetter{Reason: reason, DeadAt: s.cfg.clock.Now()}
-	err := s.db.Batch(func(tx *bolt.Tx) error {
-		s.track(tx)
+	err := s.write(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketJobs)
 		v := b.Get(idKey(job.ID))
 		if v == nil {
@@ -288,8 +359,7 @@ func (s *boltStore) PutRef(ctx context.Context, activity, dest string, ref notif
 		return err
 	}
 	now := s.cfg.clock.Now()
-	err := s.db.Batch(func(tx *bolt.Tx) error {
-		s.track(tx)
+	err := s.write(func(tx *bolt.Tx) error {
 		if ref.IsZero() {
 			return tx.Bucket(bucketRefs).Delete(pairKey(activity, dest))
 		}
@@ -328,7 +398,6 @@ func (s *boltStore) Replay(ctx context.Context, id uint64) (Job, error) {
 	}
 	var j Job
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		s.track(tx)
 		var err error
 		j, err = s.replay(tx, idKey(id))
 		return err
@@ -376,7 +445,6 @@ func (s *boltStore) ReplayAll(ctx context.Context) (int, error) {
 	}
 	var n int
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		s.track(tx)
 		n = 0
 		var keys [][]byte
 		err := tx.Bucket(bucketDead).ForEach(func(k, _ []byte) error {
@@ -416,8 +484,7 @@ func (s *boltStore) Sweep(ctx context.Context) (int, error) {
 		}
 		var n, seen int
 		err := s.db.Update(func(tx *bolt.Tx) error {
-			s.track(tx)
-			n, seen = 0, 0
+				n, seen = 0, 0
 			idx := tx.Bucket(bucketExpiry)
 			var keys [][]byte
 			c := idx.Cursor()
@@ -461,7 +528,6 @@ func (s *boltStore) Sweep(ctx context.Context) (int, error) {
 	dcut := now.Add(-s.cfg.retention)
 	var n int
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		s.track(tx)
 		n = 0
 		dead := tx.Bucket(bucketDead)
 		var keys [][]byte
@@ -520,13 +586,19 @@ func (s *boltStore) Stats(ctx context.Context) (Stats, error) {
 func (s *boltStore) Changes() <-chan struct{} { return s.changes }
 
 func (s *boltStore) Ping() error {
-	if err := s.db.Update(func(*bolt.Tx) error { return nil }); err != nil {
+	if err := s.write(func(*bolt.Tx) error { return nil }); err != nil {
 		return fmt.Errorf("outbox: store not writable: %w", err)
 	}
 	return nil
 }
 
 func (s *boltStore) Close() error {
+	select {
+	case <-s.closing:
+	default:
+		close(s.closing)
+	}
+	<-s.committed
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("outbox: close: %w", err)
 	}

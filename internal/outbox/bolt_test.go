@@ -2,6 +2,7 @@ package outbox
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -77,6 +78,63 @@ func TestBoltGroupCommit(t *testing.T) {
 	defer s.Close()
 	if got := pending(t, s); got != n {
 		t.Errorf("pending after reopen = %d; want %d", got, n)
+	}
+}
+
+// A write that fails in a shared commit fails alone: the writes it was grouped with still commit.
+func TestBoltGroupCommitIsolatesFailures(t *testing.T) {
+	path := filepath.Join(t.TempDir(), DefaultFileName)
+	s := openBolt(t, path)
+	const n = 100
+	var wg sync.WaitGroup
+	gate := make(chan struct{})
+	enqueueErrs, updateErrs := make(chan error, n), make(chan error, n)
+	for i := range n {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			<-gate
+			_, err := s.Enqueue(context.Background(), fmt.Sprintf("act%d", i), "pending", []Job{job("slack:#d", "m")})
+			enqueueErrs <- err
+		}()
+		go func() {
+			defer wg.Done()
+			<-gate
+			updateErrs <- s.Update(context.Background(), Job{ID: uint64(1_000_000 + i)}) // no such job
+		}()
+	}
+	close(gate)
+	wg.Wait()
+	close(enqueueErrs)
+	close(updateErrs)
+	for err := range enqueueErrs {
+		if err != nil {
+			t.Errorf("Enqueue grouped with failing writes: %v", err)
+		}
+	}
+	for err := range updateErrs {
+		if !errors.Is(err, ErrNotFound) {
+			t.Errorf("Update of a missing job = %v; want ErrNotFound", err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openBolt(t, path)
+	defer s.Close()
+	if got := pending(t, s); got != n {
+		t.Errorf("pending after reopen = %d; want %d", got, n)
+	}
+}
+
+// Writes after Close fail with an error instead of blocking.
+func TestBoltWriteAfterClose(t *testing.T) {
+	s := openBolt(t, filepath.Join(t.TempDir(), DefaultFileName))
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Enqueue(context.Background(), "a1", "pending", []Job{job("slack:#d", "m")}); err == nil {
+		t.Error("Enqueue after Close succeeded; want an error")
 	}
 }
 

@@ -146,10 +146,6 @@ const (
 )
 
 const (
-	// defaultMaxBatchDelay is how long a bolt write waits for others to share its commit: short,
-	// because a webhook's 202 waits for it.
-	defaultMaxBatchDelay = 2 * time.Millisecond
-
 	expiryKindDedup byte = 'd'
 	expiryKindRef   byte = 'r'
 )
