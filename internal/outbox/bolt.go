@@ -484,7 +484,7 @@ func (s *boltStore) Sweep(ctx context.Context) (int, error) {
 		}
 		var n, seen int
 		err := s.db.Update(func(tx *bolt.Tx) error {
-				n, seen = 0, 0
+			n, seen = 0, 0
 			idx := tx.Bucket(bucketExpiry)
 			var keys [][]byte
 			c := idx.Cursor()
