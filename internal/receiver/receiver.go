@@ -27,7 +27,8 @@ import (
 // acceptable activity (answered 400 with the error text as the reason), ErrUnavailable when jobs could not be
 // persisted (answered 503); any other error is answered 500 without its text. Accept must be all-or-nothing:
 // the handler calls it with a context that is not cancelled when the client goes away, so that a body
-// received in full is not half-persisted.
+// received in full is not half-persisted. Accept must not keep body, or anything sliced from it, after it
+// returns: the buffer is reused for the next request.
 type Accept func(ctx context.Context, body []byte) (activityID string, queued int, err error)
 
 // ErrBadRequest is wrapped by an Accept error for a body that is not an acceptable activity.
@@ -297,7 +298,10 @@ func (h *handler) webhook(w http.ResponseWriter, r *http.Request) webhookResult 
 	}
 
 	body, held, err := h.readBody(w, r)
-	defer h.mem.Release(held)
+	defer func() {
+		putBuffer(body)
+		h.mem.Release(held)
+	}()
 	switch {
 	case errors.Is(err, errBusy):
 		return webhookResult{status: http.StatusServiceUnavailable, outcome: OutcomeUnavail, bytes: len(body),
@@ -368,10 +372,12 @@ var (
 	errStalled = errors.New("request body stalled")
 )
 
-// readBody reads the capped body, taking memory from the budget piece by piece as bytes arrive, and
-// cutting it off when nothing arrives for BodyIdle. It returns how many bytes of the budget the caller
-// must release once it is done with the body (also on error). A body that fits one piece (nearly every
-// webhook: the docs' push is 14 KB) is read with one allocation and no copy.
+// readBody reads the capped body into one pooled buffer that grows as bytes arrive, taking memory from
+// the budget for the buffer's capacity (never from the declared length alone), and cutting the body off
+// when nothing arrives for BodyIdle. It returns the body, which the caller gives back with putBuffer,
+// and how many bytes of the budget the caller must release once it is done with the body (also on
+// error). A body that fits the first buffer (nearly every webhook: the docs' push is 14 KB) is read
+// with no copy; a larger one is copied about once in all as its buffer grows.
 func (h *handler) readBody(w http.ResponseWriter, r *http.Request) (body []byte, held int64, err error) {
 	src := http.MaxBytesReader(w, r.Body, h.opts.MaxBody)
 	rc := http.NewResponseController(w)
@@ -385,61 +391,65 @@ func (h *handler) readBody(w http.ResponseWriter, r *http.Request) (body []byte,
 		}
 	}()
 
-	take := func(n int) bool {
-		if !h.mem.TryAcquire(int64(n)) {
+	// limit is one byte over the cap, so that the read that sees EOF (or the byte too many) fits.
+	limit := int(h.opts.MaxBody) + 1
+	declared := -1
+	if cl := r.ContentLength; cl >= 0 && cl < int64(limit) {
+		declared = int(cl) + 1
+	}
+	// grow moves body into a buffer of at least n bytes, holding budget for both while it copies.
+	grow := func(n int) bool {
+		nb := getBuffer(n, limit)
+		if !h.mem.TryAcquire(int64(cap(nb))) {
 			ctx, cancel := context.WithTimeout(r.Context(), h.opts.BodyWait)
 			defer cancel()
-			if h.mem.Acquire(ctx, int64(n)) != nil {
+			if h.mem.Acquire(ctx, int64(cap(nb))) != nil {
+				putBuffer(nb)
 				return false
 			}
 		}
-		held += int64(n)
+		held += int64(cap(nb))
+		nb = append(nb, body...)
+		if body != nil {
+			putBuffer(body)
+			h.mem.Release(int64(cap(body)))
+			held -= int64(cap(body))
+		}
+		body = nb
 		return true
 	}
-	size := bodyChunk
-	if cl := r.ContentLength; cl >= 0 && cl < bodyChunk {
-		size = int(cl) + 1 // +1 so the read that sees EOF needs no second piece
+	first := bodyChunk
+	if declared >= 0 && declared < bodyChunk {
+		first = declared
 	}
-	var pieces [][]byte
-	total := 0
-	for done := false; !done; {
-		if !take(size) {
-			return nil, held, errBusy
-		}
-		buf := make([]byte, size)
-		n := 0
-		for n < len(buf) {
-			_ = rc.SetReadDeadline(minTime(time.Now().Add(h.opts.BodyIdle), end))
-			m, rerr := src.Read(buf[n:])
-			n += m
-			if rerr == io.EOF {
-				done = true
-				break
-			}
-			if rerr != nil {
-				if ne := net.Error(nil); errors.As(rerr, &ne) && ne.Timeout() {
-					return nil, held, errStalled
-				}
-				return buf[:n], held, rerr
-			}
-		}
-		pieces = append(pieces, buf[:n])
-		total += n
-		size = bodyChunk
-	}
-	if len(pieces) == 1 {
-		return pieces[0], held, nil
-	}
-	// Join the pieces so the decoder sees one slice; the pieces' memory goes back right after.
-	if !take(total) {
+	if !grow(min(first, limit)) {
 		return nil, held, errBusy
 	}
-	body = make([]byte, 0, total)
-	for _, p := range pieces {
-		body = append(body, p...)
+	for {
+		if len(body) == cap(body) {
+			// Double, or quadruple while the declared length says more is coming; a client that
+			// declares a large body and stalls holds at most four times what it sent.
+			n := 2 * cap(body)
+			if declared > n {
+				n = min(4*cap(body), declared)
+			}
+			if !grow(min(n, limit)) {
+				return body, held, errBusy
+			}
+		}
+		_ = rc.SetReadDeadline(minTime(time.Now().Add(h.opts.BodyIdle), end))
+		m, rerr := src.Read(body[len(body):cap(body)])
+		body = body[:len(body)+m]
+		if rerr == io.EOF {
+			return body, held, nil
+		}
+		if rerr != nil {
+			if ne := net.Error(nil); errors.As(rerr, &ne) && ne.Timeout() {
+				return body, held, errStalled
+			}
+			return body, held, rerr
+		}
 	}
-	h.mem.Release(held - int64(total))
-	return body, int64(total), nil
 }
 
 func minTime(a, b time.Time) time.Time {
