@@ -321,8 +321,8 @@ func TestPace(t *testing.T) {
 		n    notifier.Notifier
 		want notifier.Pace
 	}{
-		{"webhook", h, notifier.Pace{Every: 2 * time.Second, Burst: 5}},
-		{"bot", bot.Channel("1"), notifier.Pace{Every: time.Second, Burst: 5}},
+		{"webhook", h, notifier.Pace{Every: 2200 * time.Millisecond, Burst: 5}},
+		{"bot", bot.Channel("1"), notifier.Pace{Every: 1100 * time.Millisecond, Burst: 5}},
 	}
 	for _, tt := range tests {
 		p, ok := tt.n.(notifier.Paced)
