@@ -28,5 +28,6 @@ golden: ## rewrite the golden files after a deliberate template or payload chang
 bench: ## the Go benchmarks of the hot path
 	$(GO) test -run '^$$' -bench . -benchmem ./activity ./internal/receiver ./internal/outbox ./internal/app
 
-load: ## the load benchmark of the real binary against a bare receiver (see BENCHMARKS.md)
+load: ## the load benchmark of the real binary against a bare receiver, 14 KB and 1.3 MB bodies (see BENCHMARKS.md)
 	$(GO) run ./internal/loadtest
+	$(GO) run ./internal/loadtest -body big

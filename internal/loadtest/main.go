@@ -49,6 +49,7 @@ type options struct {
 	maxRequests int
 	bin         string
 	keep        bool
+	cpuprofile  string
 	store       string
 }
 
@@ -64,6 +65,7 @@ func main() {
 	flag.StringVar(&o.bin, "bin", "", "activitybridge binary to run (default: go build ./cmd/activitybridge into a temp folder)")
 	flag.StringVar(&o.store, "store", "bolt", "the bridge's BRIDGE_STORE: bolt (the default, durable) or memory (to see what the fsyncs cost)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temp folder (bridge log, bolt file) and print its path")
+	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the bridge during its first round to this file (builds the bridge with -tags pprof; read it with go tool pprof -top FILE)")
 	flag.Parse()
 	if *bare != "" {
 		if err := serveBare(*bare); err != nil {
@@ -102,7 +104,11 @@ func run(ctx context.Context, o options) error {
 	}
 	if o.bin == "" {
 		o.bin = filepath.Join(dir, "activitybridge")
-		build := exec.CommandContext(ctx, "go", "build", "-o", o.bin, "github.com/activitybridge/activitybridge/cmd/activitybridge")
+		args := []string{"build", "-o", o.bin}
+		if o.cpuprofile != "" {
+			args = append(args, "-tags", "pprof")
+		}
+		build := exec.CommandContext(ctx, "go", append(args, "github.com/activitybridge/activitybridge/cmd/activitybridge")...)
 		build.Stdout, build.Stderr = os.Stderr, os.Stderr
 		if err := build.Run(); err != nil {
 			return fmt.Errorf("go build ./cmd/activitybridge: %w", err)
@@ -113,7 +119,13 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 
-	bridge, err := startBridge(ctx, o.bin, dir, o.store)
+	pprofAddr := ""
+	if o.cpuprofile != "" {
+		if pprofAddr, err = freeAddr(); err != nil {
+			return err
+		}
+	}
+	bridge, err := startBridge(ctx, o.bin, dir, o.store, pprofAddr)
 	if err != nil {
 		return err
 	}
@@ -141,7 +153,18 @@ func run(ctx context.Context, o options) error {
 			order = []*proc{bare, bridge}
 		}
 		for _, t := range order {
+			var profiled chan error
+			if r == 0 && t == bridge && pprofAddr != "" {
+				profiled = make(chan error, 1)
+				go func() { profiled <- profile(ctx, pprofAddr, o.duration, o.cpuprofile) }()
+			}
 			res, err := drive(ctx, t, body, o.concurrency, o.duration, o.maxRequests)
+			if profiled != nil {
+				if perr := <-profiled; perr != nil {
+					return fmt.Errorf("CPU profile: %w (was the bridge built with -tags pprof?)", perr)
+				}
+				fmt.Printf("CPU profile of the bridge in round 1 written to %s (go tool pprof -top %s)\n", o.cpuprofile, o.cpuprofile)
+			}
 			if err != nil {
 				return fmt.Errorf("round %d, %s: %w", r+1, t.name, err)
 			}
@@ -225,7 +248,40 @@ func freeAddr() (string, error) {
 
 // startBridge runs the binary with the store (bolt: under dir), JSON logs at info level into dir/bridge.log (as a
 // container would log), and one destination that refuses connections.
-func startBridge(ctx context.Context, bin, dir, store string) (*proc, error) {
+// profile fetches a CPU profile from the bridge's pprof listener, covering the middle of a round of
+// length d, and writes it to file.
+func profile(ctx context.Context, addr string, d time.Duration, file string) error {
+	lead := min(time.Second, d/4)
+	secs := max(1, int((d-2*lead)/time.Second))
+	select {
+	case <-time.After(lead):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, secs), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET /debug/pprof/profile: %s", resp.Status)
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func startBridge(ctx context.Context, bin, dir, store, pprofAddr string) (*proc, error) {
 	listen, err := freeAddr()
 	if err != nil {
 		return nil, err
@@ -253,6 +309,7 @@ func startBridge(ctx context.Context, bin, dir, store string) (*proc, error) {
 		"BRIDGE_SLACK_WEBHOOKS=load=http://"+closed+"/hook",
 		"BRIDGE_LOG_LEVEL=info",
 		"BRIDGE_LOG_FORMAT=json",
+		"ACTIVITYBRIDGE_PPROF_ADDR="+pprofAddr, // served only by a binary built with -tags pprof
 	)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	p, err := start("bridge", "http://"+listen+"/webhook", cmd)
