@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/go-json-experiment/json/jsontext"
+
 	"github.com/activitybridge/activitybridge/activity"
 	"github.com/activitybridge/activitybridge/internal/fixture"
 )
@@ -27,9 +29,20 @@ func BenchmarkDecode(b *testing.B) {
 	}
 }
 
+// BenchmarkValid is the cost of merely scanning the bytes: encoding/json's json.Valid (the yardstick)
+// and, as /jsontext, the validation of the library Decode is built on.
 func BenchmarkValid(b *testing.B) {
 	for _, name := range benchBodies {
 		body := fixture.Bytes(name)
+		b.Run(name+"/jsontext", func(b *testing.B) {
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if !jsontext.Value(body).IsValid(jsontext.AllowInvalidUTF8(true)) {
+					b.Fatal("invalid")
+				}
+			}
+		})
 		b.Run(name, func(b *testing.B) {
 			b.SetBytes(int64(len(body)))
 			b.ReportAllocs()
