@@ -425,8 +425,19 @@ func (h *handler) readBody(w http.ResponseWriter, r *http.Request) (body []byte,
 	if !grow(min(first, limit)) {
 		return nil, held, errBusy
 	}
+	// peek holds what arrives when the buffer is full, so that the buffer grows only once more bytes
+	// have come: a client that stalls right at the end of a buffer holds no more than it sent.
+	var peek [4 << 10]byte
 	for {
-		if len(body) == cap(body) {
+		dst := body[len(body):cap(body)]
+		if len(dst) == 0 {
+			dst = peek[:]
+		}
+		_ = rc.SetReadDeadline(minTime(time.Now().Add(h.opts.BodyIdle), end))
+		m, rerr := src.Read(dst)
+		if len(body) < cap(body) {
+			body = body[:len(body)+m]
+		} else if m > 0 {
 			// Double, or grow eightfold while the declared length says more is coming (a 1.3 MB body
 			// takes three buffers); a client that declares a large body and stalls holds at most eight
 			// times what it sent.
@@ -434,13 +445,11 @@ func (h *handler) readBody(w http.ResponseWriter, r *http.Request) (body []byte,
 			if declared > n {
 				n = min(8*cap(body), declared)
 			}
-			if !grow(min(n, limit)) {
+			if !grow(max(min(n, limit), len(body)+m)) {
 				return body, held, errBusy
 			}
+			body = append(body, peek[:m]...)
 		}
-		_ = rc.SetReadDeadline(minTime(time.Now().Add(h.opts.BodyIdle), end))
-		m, rerr := src.Read(body[len(body):cap(body)])
-		body = body[:len(body)+m]
 		if rerr == io.EOF {
 			return body, held, nil
 		}

@@ -428,3 +428,56 @@ func TestHandlerLogs(t *testing.T) {
 		}
 	}
 }
+
+// stallingBody sends first, then blocks in its next Read until released (then EOF).
+type stallingBody struct {
+	first   []byte
+	stalled chan struct{}
+	release chan struct{}
+	reads   int
+}
+
+func (b *stallingBody) Read(p []byte) (int, error) {
+	b.reads++
+	if b.reads == 1 {
+		return copy(p, b.first), nil
+	}
+	if b.reads == 2 {
+		close(b.stalled)
+	}
+	<-b.release
+	return 0, io.EOF
+}
+
+func (b *stallingBody) Close() error { return nil }
+
+// A client that declares a large body, sends exactly one buffer's worth and stalls holds that buffer
+// only: the buffer grows once more bytes arrive, not before.
+func TestStalledBodyHoldsWhatItSent(t *testing.T) {
+	acc := &fakeAccept{id: "a1", queued: 1}
+	h := newTestHandler(t, Options{BodyWait: 1}, acc)
+	h.(*handler).mem = semaphore.NewWeighted(2 * bodyChunk) // the staller's buffer and one more
+
+	slow := &stallingBody{first: bytes.Repeat([]byte{' '}, bodyChunk), stalled: make(chan struct{}), release: make(chan struct{})}
+	slowReq := httptest.NewRequest("POST", "/webhook", nil)
+	slowReq.Body, slowReq.ContentLength = slow, 16<<20
+	slowRec := httptest.NewRecorder()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h.ServeHTTP(slowRec, slowReq)
+	}()
+	select {
+	case <-slow.stalled:
+	case <-done:
+		t.Fatalf("the stalled request was answered %d before its body ended; want it still reading", slowRec.Code)
+	}
+
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("POST", "/webhook", strings.NewReader("{}")))
+	if rec.Code != http.StatusAccepted {
+		t.Errorf("while a body that sent %d bytes stalls: status = %d, want 202", bodyChunk, rec.Code)
+	}
+	close(slow.release)
+	<-done
+}
