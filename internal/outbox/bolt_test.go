@@ -71,6 +71,12 @@ func TestBoltGroupCommit(t *testing.T) {
 		t.Errorf("%d concurrent Enqueue calls took %d commits; want them to share commits (< %d)", n, commits, n/4)
 	}
 	// Persisted before returning: a reopened file holds every job.
+	wantPendingAfterReopen(t, s, path, n)
+}
+
+// wantPendingAfterReopen closes s, opens the file at path again and checks that it holds n pending jobs.
+func wantPendingAfterReopen(t *testing.T, s Store, path string, n int) {
+	t.Helper()
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -117,14 +123,7 @@ func TestBoltGroupCommitIsolatesFailures(t *testing.T) {
 			t.Errorf("Update of a missing job = %v; want ErrNotFound", err)
 		}
 	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s = openBolt(t, path)
-	defer s.Close()
-	if got := pending(t, s); got != n {
-		t.Errorf("pending after reopen = %d; want %d", got, n)
-	}
+	wantPendingAfterReopen(t, s, path, n)
 }
 
 // Writes after Close fail with an error instead of blocking.
