@@ -48,24 +48,15 @@ func (e *DecodeError) Is(target error) bool { return target == ErrNotActivity }
 // the log and the project's SSH key are never decoded (the structs below have no field for them).
 //
 // Decoding takes two steps. prune (prune.go) validates the whole body in one pass and copies out only
-// the members the wire structs have, skipping strings 8 bytes at a time; then
+// the members the wire structs have, testing string bytes 16 at a time; then
 // github.com/go-json-experiment/json (encoding/json/v2) unmarshals that reduced document. Alone, v2
-// skips strings a byte at a time: on the ~1.3 MB push-big, 1 MiB of it a log, it took 0.95 ms, of which
-// ~0.6 ms went to the log; the two steps take 0.55 ms (0.31 ms pruning to 38 KB, 0.23 ms v2). A body
-// that is not JSON is unmarshaled whole instead, so that its error is the one v2 has always reported.
+// scans strings a byte at a time: on the ~1.3 MB push-big, 1 MiB of it a log, it took 1.19 ms, more
+// than half of it in the log; the two steps take 0.68 ms (0.31 ms pruning to 38 KB, the rest v2; see
+// BENCHMARKS.md). A body that is not JSON is unmarshaled whole instead, so that its error is the one v2
+// has always reported.
 func Decode(body []byte) (*Activity, error) {
-	trimmed := bytes.TrimLeft(body, " \t\r\n")
-	if len(trimmed) == 0 {
-		return nil, &DecodeError{Reason: "empty body"}
-	}
-	if kind := jsonKind(trimmed[0]); kind != "object" {
-		if kind == "" {
-			return nil, &DecodeError{Reason: "body is not JSON"}
-		}
-		if !jsontext.Value(body).IsValid(jsontext.AllowInvalidUTF8(true)) {
-			return nil, &DecodeError{Reason: "body is not JSON"}
-		}
-		return nil, &DecodeError{Reason: "body is a JSON " + kind + ", want an object"}
+	if err := checkObject(body); err != nil {
+		return nil, err
 	}
 	var w wireActivity
 	buf := reducedBufs.Get().(*[]byte)
@@ -87,6 +78,26 @@ func Decode(body []byte) (*Activity, error) {
 	if err != nil {
 		return nil, err
 	}
+	return w.result()
+}
+
+// checkObject returns the DecodeError for a body that is empty or not a JSON object, else nil.
+func checkObject(body []byte) error {
+	trimmed := bytes.TrimLeft(body, " \t\r\n")
+	if len(trimmed) == 0 {
+		return &DecodeError{Reason: "empty body"}
+	}
+	if kind := jsonKind(trimmed[0]); kind != "object" {
+		if kind == "" || !jsontext.Value(body).IsValid(jsontext.AllowInvalidUTF8(true)) {
+			return &DecodeError{Reason: "body is not JSON"}
+		}
+		return &DecodeError{Reason: "body is a JSON " + kind + ", want an object"}
+	}
+	return nil
+}
+
+// result is the decoded activity, or the error for a missing id, type or project.
+func (w *wireActivity) result() (*Activity, error) {
 	for _, f := range []struct{ name, value string }{{"id", w.ID.s}, {"type", w.Type.s}, {"project", w.Project.s}} {
 		if f.value == "" {
 			return nil, &DecodeError{Field: f.name, Reason: "missing or empty"}

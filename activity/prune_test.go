@@ -1,7 +1,6 @@
 package activity
 
 import (
-	"bytes"
 	"encoding/binary"
 	stdjson "encoding/json"
 	"errors"
@@ -12,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/go-json-experiment/json"
-	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/activitybridge/activitybridge/internal/fixture"
 )
@@ -20,29 +18,14 @@ import (
 // decodeDirect is Decode as it was before pruning: v2 unmarshals the whole body. It is the oracle
 // the pruning path must match.
 func decodeDirect(body []byte) (*Activity, error) {
-	trimmed := bytes.TrimLeft(body, " \t\r\n")
-	if len(trimmed) == 0 {
-		return nil, &DecodeError{Reason: "empty body"}
-	}
-	if kind := jsonKind(trimmed[0]); kind != "object" {
-		if kind == "" {
-			return nil, &DecodeError{Reason: "body is not JSON"}
-		}
-		if !jsontext.Value(body).IsValid(jsontext.AllowInvalidUTF8(true)) {
-			return nil, &DecodeError{Reason: "body is not JSON"}
-		}
-		return nil, &DecodeError{Reason: "body is a JSON " + kind + ", want an object"}
+	if err := checkObject(body); err != nil {
+		return nil, err
 	}
 	var w wireActivity
 	if err := json.Unmarshal(body, &w, decodeOptions); err != nil {
 		return nil, decodeError(err)
 	}
-	for _, f := range []struct{ name, value string }{{"id", w.ID.s}, {"type", w.Type.s}, {"project", w.Project.s}} {
-		if f.value == "" {
-			return nil, &DecodeError{Field: f.name, Reason: "missing or empty"}
-		}
-	}
-	return w.activity(), nil
+	return w.result()
 }
 
 const head = `"id":"a1","type":"environment.push","project":"p1"`
