@@ -2,7 +2,7 @@
 GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: run test build unit fuzz lint chart bench load golden
+.PHONY: run test build unit fuzz lint chart benchmarks bench load golden
 
 run: ## run the service with whatever BRIDGE_* is set (none: serve :8080, print notices to the console)
 	$(GO) run ./cmd/activitybridge
@@ -24,6 +24,8 @@ chart: ## the Helm chart and Dockerfile tests (nested module charts/verify)
 
 golden: ## rewrite the golden files after a deliberate template or payload change
 	$(GO) test ./render/... -update
+
+benchmarks: bench load ## every benchmark in BENCHMARKS.md: make bench, then make load (about 6 min)
 
 bench: ## the Go benchmarks of the hot path
 	$(GO) test -run '^$$' -bench . -benchmem ./activity ./internal/receiver ./internal/outbox ./internal/app
