@@ -288,29 +288,11 @@ func TestSecretsNeverLeak(t *testing.T) {
 // Slack turns <…> into mentions and links. plain_text (header, buttons) shows <…> literally.
 func slackMrkdwn(t *testing.T, m notifiertest.SlackMessage) []string {
 	t.Helper()
-	texts := []string{m.Text}
-	var v any
-	if err := json.Unmarshal(m.Blocks, &v); err != nil {
+	texts, err := notifiertest.SlackMrkdwnTexts(m.Blocks)
+	if err != nil {
 		t.Fatalf("blocks %s: %v", m.Blocks, err)
 	}
-	var walk func(v any)
-	walk = func(v any) {
-		switch v := v.(type) {
-		case map[string]any:
-			if s, ok := v["text"].(string); ok && v["type"] == "mrkdwn" {
-				texts = append(texts, s)
-			}
-			for _, c := range v {
-				walk(c)
-			}
-		case []any:
-			for _, c := range v {
-				walk(c)
-			}
-		}
-	}
-	walk(v)
-	return texts
+	return append([]string{m.Text}, texts...)
 }
 
 var (

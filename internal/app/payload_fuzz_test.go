@@ -83,29 +83,11 @@ func checkSlack(t *testing.T, set string, msg notifier.Message, hosts map[string
 	if problems := notifiertest.SlackBlockProblems(blocks); problems != nil {
 		t.Fatalf("set %s: Slack would refuse the blocks: %v", set, problems)
 	}
-	texts := []string{p.Text}
-	var walk func(v any)
-	walk = func(v any) {
-		switch v := v.(type) {
-		case map[string]any:
-			// plain_text (headers, buttons) shows markup literally; mrkdwn parses it.
-			if s, ok := v["text"].(string); ok && v["type"] == "mrkdwn" {
-				texts = append(texts, s)
-			}
-			for _, c := range v {
-				walk(c)
-			}
-		case []any:
-			for _, c := range v {
-				walk(c)
-			}
-		}
-	}
-	var generic any
-	if err := json.Unmarshal(blocks, &generic); err != nil {
+	mrkdwn, err := notifiertest.SlackMrkdwnTexts(blocks)
+	if err != nil {
 		t.Fatal(err)
 	}
-	walk(generic)
+	texts := append([]string{p.Text}, mrkdwn...)
 	for _, s := range texts {
 		for _, m := range slackLiveRE.FindAllString(s, -1) {
 			target := strings.TrimSuffix(strings.TrimPrefix(m, "<"), ">")

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -268,5 +269,19 @@ func TestConcurrent(t *testing.T) {
 	wg.Wait()
 	if a, b := len(slack.Messages("#d")), len(disc.Messages("prod")); a != 20 || b != 20 {
 		t.Errorf("messages %d (slack), %d (discord), want 20 each", a, b)
+	}
+}
+
+func TestSlackMrkdwnTexts(t *testing.T) {
+	blocks := `[{"type":"header","text":{"type":"plain_text","text":"<!channel> header"}},
+		{"type":"section","text":{"type":"mrkdwn","text":"section"},"fields":[{"type":"mrkdwn","text":"field"}]},
+		{"type":"context","elements":[{"type":"mrkdwn","text":"context"}]}]`
+	got, err := notifiertest.SlackMrkdwnTexts(json.RawMessage(blocks))
+	slices.Sort(got)
+	if want := []string{"context", "field", "section"}; err != nil || !slices.Equal(got, want) {
+		t.Errorf("SlackMrkdwnTexts = %q, %v; want %q (plain_text left out)", got, err, want)
+	}
+	if _, err := notifiertest.SlackMrkdwnTexts(json.RawMessage(`[{`)); err == nil {
+		t.Error("SlackMrkdwnTexts of broken JSON: no error")
 	}
 }

@@ -480,6 +480,34 @@ func cmpStr(v, def string) string {
 	return v
 }
 
+// SlackMrkdwnTexts returns every mrkdwn text in a Block Kit blocks array: the parts in which Slack
+// turns <…> into mentions and links (plain_text, in headers and buttons, shows <…> literally).
+func SlackMrkdwnTexts(blocks json.RawMessage) ([]string, error) {
+	var v any
+	if err := json.Unmarshal(blocks, &v); err != nil {
+		return nil, err
+	}
+	var texts []string
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			if s, ok := v["text"].(string); ok && v["type"] == "mrkdwn" {
+				texts = append(texts, s)
+			}
+			for _, c := range v {
+				walk(c)
+			}
+		case []any:
+			for _, c := range v {
+				walk(c)
+			}
+		}
+	}
+	walk(v)
+	return texts, nil
+}
+
 // SlackBlockProblems checks a Block Kit blocks array against the limits the fake enforces and returns
 // what Slack would report (nil when the blocks are fine).
 func SlackBlockProblems(blocks json.RawMessage) []string { return validateBlocks(blocks) }
