@@ -252,15 +252,10 @@ func (s *boltStore) Update(ctx context.Context, job Job) error {
 	}
 	err := s.write(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketJobs)
-		v := b.Get(idKey(job.ID))
-		if v == nil {
-			return ErrNotFound
-		}
-		var stored Job
-		if err := json.Unmarshal(v, &stored); err != nil {
+		stored, err := withBookkeeping(b, job)
+		if err != nil {
 			return err
 		}
-		stored.Attempts, stored.NextAt, stored.LastError = job.Attempts, job.NextAt, job.LastError
 		nv, err := json.Marshal(stored)
 		if err != nil {
 			return err
@@ -304,15 +299,10 @@ func (s *boltStore) Kill(ctx context.Context, job Job, reason string) (DeadLette
 	d := DeadLetter{Reason: reason, DeadAt: s.cfg.clock.Now()}
 	err := s.write(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketJobs)
-		v := b.Get(idKey(job.ID))
-		if v == nil {
-			return ErrNotFound
-		}
-		var stored Job
-		if err := json.Unmarshal(v, &stored); err != nil {
+		stored, err := withBookkeeping(b, job)
+		if err != nil {
 			return err
 		}
-		stored.Attempts, stored.NextAt, stored.LastError = job.Attempts, job.NextAt, job.LastError
 		d.Job = stored
 		dv, err := json.Marshal(d)
 		if err != nil {
@@ -603,6 +593,21 @@ func (s *boltStore) Close() error {
 		return fmt.Errorf("outbox: close: %w", err)
 	}
 	return nil
+}
+
+// withBookkeeping returns the stored job job.ID from the jobs bucket b with job's bookkeeping (attempts,
+// next try, last error): the worker's copy carries those, the stored one everything else.
+func withBookkeeping(b *bolt.Bucket, job Job) (Job, error) {
+	v := b.Get(idKey(job.ID))
+	if v == nil {
+		return Job{}, ErrNotFound
+	}
+	var stored Job
+	if err := json.Unmarshal(v, &stored); err != nil {
+		return Job{}, err
+	}
+	stored.Attempts, stored.NextAt, stored.LastError = job.Attempts, job.NextAt, job.LastError
+	return stored, nil
 }
 
 // putExpiring stores key → now (+ rest) in bucket main and indexes it for the sweep.
