@@ -101,11 +101,13 @@ func sign(key []byte, hdrSeg string, body []byte) []byte {
 	return m.Sum(nil)
 }
 
+// stdToURL maps base64's standard alphabet onto the URL-safe one; built once, not per request.
+var stdToURL = strings.NewReplacer("+", "-", "/", "_")
+
 // decodeKeyLenient reads the shared key as base64url the way Python's jwcrypto does: both alphabets, padding
 // optional, trailing bits ignored. It reports false when the key is not base64 at all.
 func decodeKeyLenient(key string) ([]byte, bool) {
-	s := strings.TrimRight(key, "=")
-	s = strings.NewReplacer("+", "-", "/", "_").Replace(s)
+	s := stdToURL.Replace(strings.TrimRight(key, "="))
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil || len(b) == 0 {
 		return nil, false
