@@ -437,3 +437,25 @@ func TestTitleStates(t *testing.T) {
 		})
 	}
 }
+
+// activity.Status and notifier.Status are kept apart (the model does not import the chat contract) and
+// converted by value: every status an activity can have must be one the chat side knows.
+func TestActivityStatusesAreNotifierStatuses(t *testing.T) {
+	known := map[notifier.Status]bool{notifier.StatusSuccess: true, notifier.StatusFailure: true,
+		notifier.StatusCancelled: true, notifier.StatusRunning: true, notifier.StatusPending: true}
+	for _, s := range []activity.Status{activity.StatusSuccess, activity.StatusFailure, activity.StatusCancelled,
+		activity.StatusRunning, activity.StatusPending} {
+		if !known[notifier.Status(s)] {
+			t.Errorf("activity status %q is not a notifier status", s)
+		}
+	}
+	for _, name := range fixture.Activities() {
+		a, err := activity.Decode(fixture.Bytes(name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := a.Status(); !known[notifier.Status(s)] {
+			t.Errorf("%s: status %q is not a notifier status", name, s)
+		}
+	}
+}
