@@ -40,6 +40,8 @@ var statusCases = []statusCase{
 	{name: "200", want: notifiertest.OutcomeOK},
 	{name: "10015 unknown webhook", fail: &notifiertest.Failure{Status: 404, Code: 10015, Message: "Unknown Webhook"}, want: notifiertest.OutcomePermanent},
 	{name: "50027 invalid webhook token", fail: &notifiertest.Failure{Status: 401, Code: 50027, Message: "Invalid Webhook Token"}, want: notifiertest.OutcomePermanent},
+	{name: "50001 missing access", fail: &notifiertest.Failure{Status: 403, Code: 50001, Message: "Missing Access"}, want: notifiertest.OutcomePermanent},
+	{name: "10003 unknown channel", fail: &notifiertest.Failure{Status: 404, Code: 10003, Message: "Unknown Channel"}, want: notifiertest.OutcomePermanent},
 	{name: "50013 missing permissions", fail: &notifiertest.Failure{Status: 403, Code: 50013}, want: notifiertest.OutcomePermanent},
 	{name: "50035 invalid form body", fail: &notifiertest.Failure{Code: 50035, Message: "Invalid Form Body"}, want: notifiertest.OutcomePermanent},
 	{name: "20028 write rate limit", fail: &notifiertest.Failure{Status: 400, Code: 20028}, want: notifiertest.OutcomeRetryAfter, wantAfter: discord.DefaultRetryAfter},

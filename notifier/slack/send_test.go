@@ -37,6 +37,8 @@ var statusCases = []statusCase{
 	{name: "200", want: notifiertest.OutcomeOK},
 	{name: "ok false channel_not_found", fail: &notifiertest.Failure{SlackError: "channel_not_found"}, want: notifiertest.OutcomePermanent},
 	{name: "ok false invalid_auth", fail: &notifiertest.Failure{SlackError: "invalid_auth"}, want: notifiertest.OutcomePermanent},
+	{name: "ok false not_in_channel", fail: &notifiertest.Failure{SlackError: "not_in_channel"}, want: notifiertest.OutcomePermanent},
+	{name: "ok false token_revoked", fail: &notifiertest.Failure{SlackError: "token_revoked"}, want: notifiertest.OutcomePermanent},
 	{name: "ok false invalid_blocks", fail: &notifiertest.Failure{SlackError: "invalid_blocks"}, want: notifiertest.OutcomePermanent},
 	{name: "ok false ratelimited", fail: &notifiertest.Failure{SlackError: "ratelimited"}, want: notifiertest.OutcomeRetryAfter, wantAfter: slack.DefaultRetryAfter},
 	{name: "ok false internal_error", fail: &notifiertest.Failure{SlackError: "internal_error"}, want: notifiertest.OutcomeRetryable},
@@ -162,9 +164,11 @@ func TestWebhookStatusOutcomes(t *testing.T) {
 	}
 }
 
-var webhookStatus = map[string]int{"channel_not_found": 404, "invalid_auth": 403, "invalid_blocks": 400, "ratelimited": 429, "internal_error": 500}
+var webhookStatus = map[string]int{"channel_not_found": 404, "not_in_channel": 404, "invalid_auth": 403, "token_revoked": 403,
+	"invalid_blocks": 400, "ratelimited": 429, "internal_error": 500}
 var webhookWant = map[string]string{
 	"channel_not_found": notifiertest.OutcomePermanent, "invalid_auth": notifiertest.OutcomePermanent,
+	"not_in_channel": notifiertest.OutcomePermanent, "token_revoked": notifiertest.OutcomePermanent,
 	"invalid_blocks": notifiertest.OutcomePermanent, "ratelimited": notifiertest.OutcomeRetryAfter,
 	"internal_error": notifiertest.OutcomeRetryable,
 }
