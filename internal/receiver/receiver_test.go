@@ -334,36 +334,50 @@ func TestHandlerBodySize(t *testing.T) {
 	}
 }
 
-// blockingBody is a request body that reports its first Read and then blocks until released.
-type blockingBody struct {
-	reading chan struct{}
+// stallingBody is a request body that sends first (maybe nothing), then blocks in its next Read until
+// released (then EOF), closing stalled when it starts to block.
+type stallingBody struct {
+	first   []byte
+	stalled chan struct{}
 	release chan struct{}
-	once    sync.Once
+	reads   int
 }
 
-func (b *blockingBody) Read(p []byte) (int, error) {
-	b.once.Do(func() { close(b.reading) })
+func (b *stallingBody) Read(p []byte) (int, error) {
+	b.reads++
+	if b.reads == 1 {
+		return copy(p, b.first), nil
+	}
+	if b.reads == 2 {
+		close(b.stalled)
+	}
 	<-b.release
 	return 0, io.EOF
 }
 
-func (b *blockingBody) Close() error { return nil }
+func (b *stallingBody) Close() error { return nil }
+
+// serveSlow serves a POST /webhook whose body is slow, declared as length bytes (-1: unknown), in the
+// background; done closes once it is answered in rec.
+func serveSlow(h http.Handler, slow *stallingBody, length int64) (rec *httptest.ResponseRecorder, done chan struct{}) {
+	req := httptest.NewRequest("POST", "/webhook", nil)
+	req.Body, req.ContentLength = slow, length
+	rec, done = httptest.NewRecorder(), make(chan struct{})
+	go func() {
+		defer close(done)
+		h.ServeHTTP(rec, req)
+	}()
+	return rec, done
+}
 
 func TestHandlerBodySlots(t *testing.T) {
 	acc := &fakeAccept{id: "a1", queued: 1}
 	h := newTestHandler(t, Options{BodyWait: 1}, acc)
 	h.(*handler).mem = semaphore.NewWeighted(bodyChunk) // room for one piece: the slow body takes it all
 
-	slow := &blockingBody{reading: make(chan struct{}), release: make(chan struct{})}
-	slowReq := httptest.NewRequest("POST", "/webhook", nil)
-	slowReq.Body, slowReq.ContentLength = slow, -1
-	slowRec := httptest.NewRecorder()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		h.ServeHTTP(slowRec, slowReq)
-	}()
-	<-slow.reading // the slow request holds all the body memory
+	slow := &stallingBody{stalled: make(chan struct{}), release: make(chan struct{})}
+	slowRec, done := serveSlow(h, slow, -1)
+	<-slow.stalled // the slow request holds all the body memory
 
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("POST", "/webhook", strings.NewReader("{}")))
@@ -429,28 +443,6 @@ func TestHandlerLogs(t *testing.T) {
 	}
 }
 
-// stallingBody sends first, then blocks in its next Read until released (then EOF).
-type stallingBody struct {
-	first   []byte
-	stalled chan struct{}
-	release chan struct{}
-	reads   int
-}
-
-func (b *stallingBody) Read(p []byte) (int, error) {
-	b.reads++
-	if b.reads == 1 {
-		return copy(p, b.first), nil
-	}
-	if b.reads == 2 {
-		close(b.stalled)
-	}
-	<-b.release
-	return 0, io.EOF
-}
-
-func (b *stallingBody) Close() error { return nil }
-
 // A client that declares a large body, sends exactly one buffer's worth and stalls holds that buffer
 // only: the buffer grows once more bytes arrive, not before.
 func TestStalledBodyHoldsWhatItSent(t *testing.T) {
@@ -459,14 +451,7 @@ func TestStalledBodyHoldsWhatItSent(t *testing.T) {
 	h.(*handler).mem = semaphore.NewWeighted(2 * bodyChunk) // the staller's buffer and one more
 
 	slow := &stallingBody{first: bytes.Repeat([]byte{' '}, bodyChunk), stalled: make(chan struct{}), release: make(chan struct{})}
-	slowReq := httptest.NewRequest("POST", "/webhook", nil)
-	slowReq.Body, slowReq.ContentLength = slow, 16<<20
-	slowRec := httptest.NewRecorder()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		h.ServeHTTP(slowRec, slowReq)
-	}()
+	slowRec, done := serveSlow(h, slow, 16<<20)
 	select {
 	case <-slow.stalled:
 	case <-done:
