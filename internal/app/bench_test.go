@@ -33,16 +33,13 @@ const benchKey = "YWN0aXZpdHlicmlkZ2UtYmVuY2gta2V5LTAwMDE"
 // benchSeq makes activity ids unique across every benchmark of the process.
 var benchSeq atomic.Uint64
 
-// benchApp builds the service as `serve` does (config from BRIDGE_* variables, bolt store in a temp dir, one
-// slack-webhook destination whose URL is a closed port: the worker is not started, so nothing is sent) and
-// returns its webhook handler.
-func benchApp(b *testing.B) http.Handler {
+// newBoltApp builds the service as `serve` does from the BRIDGE_* variables already set, with the bench
+// shared key and a bolt store in a temp dir. The worker is not started.
+func newBoltApp(b *testing.B) (*App, *config.Config) {
 	b.Helper()
 	b.Setenv("BRIDGE_SHARED_KEY", benchKey)
 	b.Setenv("BRIDGE_DATA_DIR", b.TempDir())
 	b.Setenv("BRIDGE_STORE", "bolt")
-	b.Setenv("BRIDGE_ROUTES", "abcdefgh1234567/* -> slack-webhook:bench")
-	b.Setenv("BRIDGE_SLACK_WEBHOOKS", "bench=http://127.0.0.1:9/hook")
 	cfg, err := config.Load()
 	if err != nil {
 		b.Fatal(err)
@@ -51,6 +48,17 @@ func benchApp(b *testing.B) http.Handler {
 	if err != nil {
 		b.Fatal(err)
 	}
+	return a, cfg
+}
+
+// benchApp builds the service as `serve` does (config from BRIDGE_* variables, bolt store in a temp dir, one
+// slack-webhook destination whose URL is a closed port: the worker is not started, so nothing is sent) and
+// returns its webhook handler.
+func benchApp(b *testing.B) http.Handler {
+	b.Helper()
+	b.Setenv("BRIDGE_ROUTES", "abcdefgh1234567/* -> slack-webhook:bench")
+	b.Setenv("BRIDGE_SLACK_WEBHOOKS", "bench=http://127.0.0.1:9/hook")
+	a, cfg := newBoltApp(b)
 	b.Cleanup(func() { a.store.Close() })
 	h, err := receiver.NewHandler(receiver.Options{
 		SharedKey: cfg.SharedKey.Value(),
@@ -176,19 +184,9 @@ func BenchmarkBurstDrain(b *testing.B) {
 			}
 			b.Setenv(p.env, strings.Join(hooks, ","))
 		}
-		b.Setenv("BRIDGE_SHARED_KEY", benchKey)
-		b.Setenv("BRIDGE_DATA_DIR", b.TempDir())
-		b.Setenv("BRIDGE_STORE", "bolt")
 		b.Setenv("BRIDGE_DISCORD_API_URL", discordFake.APIURL())
 		b.Setenv("BRIDGE_ROUTES", "abcdefgh1234567/* -> "+strings.Join(targets, ", "))
-		cfg, err := config.Load()
-		if err != nil {
-			b.Fatal(err)
-		}
-		a, err := New(cfg, zerolog.Nop(), io.Discard)
-		if err != nil {
-			b.Fatal(err)
-		}
+		a, _ := newBoltApp(b)
 		// The pace is read from the notifiers the app built, so the report shows what the worker uses.
 		for _, p := range platforms {
 			paced, ok := a.notifiers[p.kind+":"+p.names[0]].(notifier.Paced)
