@@ -41,6 +41,10 @@ const (
 	StatusCancelled Status = "cancelled"
 	StatusRunning   Status = "running"
 	StatusPending   Status = "pending"
+	// StatusWarning and StatusCritical are the severities of a health notification (low disk space:
+	// warning under 20% free, critical under 10%).
+	StatusWarning  Status = "warning"
+	StatusCritical Status = "critical"
 )
 
 // Emoji is the status sign every service puts before the title ("⚪" for an unknown status).
@@ -56,6 +60,10 @@ func (s Status) Emoji() string {
 		return "⏳"
 	case StatusPending:
 		return "🕓"
+	case StatusWarning:
+		return "⚠️"
+	case StatusCritical:
+		return "🚨"
 	}
 	return "⚪"
 }
@@ -80,6 +88,14 @@ type Message struct {
 	Footer string `json:"footer,omitempty"`
 	// Time is when the activity happened (completed, else started, else created).
 	Time time.Time `json:"time,omitzero"`
+	// Mentions are who this message pings, as the mention= tokens of the rule that routed it, for the
+	// destination's service only and without the service prefix: Slack "U0123ABCD" (user), "W0123ABCD"
+	// (user), "S0123ABCD" (user group) or "here"; Discord "112233445566778899" (user) or
+	// "&112233445566778899" (role). They are set only on failures (and critical health notices). A
+	// service that posts a new message puts them in it; one that edits an earlier message (which
+	// notifies nobody) edits it, then posts a short reply tied to it that carries them. Each service
+	// checks every token again and builds the mention markup itself: nothing else in a message can ping.
+	Mentions []string `json:"mentions,omitempty"`
 }
 
 // Field is one labelled fact. Value may span lines.
@@ -98,7 +114,22 @@ type List struct {
 	Name  string   `json:"name"`
 	Items []string `json:"items"`
 	More  int      `json:"more,omitempty"`
+	// URLs, when set, holds a URL per item ("" for none): the first word of item i (a commit's short
+	// SHA) links to URLs[i].
+	URLs []string `json:"urls,omitempty"`
 }
+
+// ItemURL returns the URL of item i, or "".
+func (l *List) ItemURL(i int) string {
+	if l == nil || i < 0 || i >= len(l.URLs) {
+		return ""
+	}
+	return l.URLs[i]
+}
+
+// Failing reports whether s is a status that pings the mentions of its rule: a failure, or a critical
+// health notice.
+func (s Status) Failing() bool { return s == StatusFailure || s == StatusCritical }
 
 // Link is a labelled URL: a button on Slack, a masked link on Discord.
 type Link struct {

@@ -10,7 +10,8 @@
 // filters, all optional, are events= (globs on the activity type), states= (pending, in_progress,
 // complete, cancelled, scheduled, staged), results= (success, failure, and none for an activity
 // without a result yet), envtypes= (production, staging, development), each a comma-separated list,
-// and the word continue. Rules are tried in order; the first that matches wins unless it says
+// and the word continue. The option mention= (see Mention) lists who to ping when a notice of the rule
+// is a failure; Destinations returns them with each destination. Rules are tried in order; the first that matches wins unless it says
 // continue, then matching goes on. A destination reached twice is returned once.
 //
 // An empty BRIDGE_ROUTES (or one of only comments) gives the default table, which sends everything to
@@ -63,6 +64,8 @@ type Rule struct {
 	States, Results, EnvTypes []string
 	// Continue makes matching go on after this rule matched.
 	Continue bool
+	// Mentions are who to ping (mention=) when a notice of this rule is a failure.
+	Mentions []Mention
 	// Targets are the destinations, in the order written.
 	Targets []Target
 	// Source is the rule as written.
@@ -161,13 +164,21 @@ func parseRule(src string) (Rule, error) {
 			continue
 		}
 		key, value, ok := strings.Cut(w, "=")
-		if !ok || !slices.Contains([]string{"events", "states", "results", "envtypes"}, key) {
-			return r, fmt.Errorf("unknown filter %q; use events=, states=, results=, envtypes= or continue", w)
+		if !ok || !slices.Contains([]string{"events", "states", "results", "envtypes", "mention"}, key) {
+			return r, fmt.Errorf("unknown filter %q; use events=, states=, results=, envtypes=, mention= or continue", w)
 		}
 		if seen[key] {
 			return r, fmt.Errorf("filter %s= is given twice; list all values in one, e.g. %s=a,b", key, key)
 		}
 		seen[key] = true
+		if key == "mention" {
+			m, err := parseMentions(value)
+			if err != nil {
+				return r, err
+			}
+			r.Mentions = m
+			continue
+		}
 		values := strings.Split(value, ",")
 		if slices.Contains(values, "") {
 			return r, fmt.Errorf("filter %q has an empty value; list values separated by commas without spaces, e.g. %s", w, filterExample[key])
@@ -241,7 +252,7 @@ func orList(s []string) string {
 }
 
 // String returns the rule in canonical form: filters in the order events, states, results, envtypes,
-// continue, and targets in canonical form. Parse reads it back to the same rule.
+// mention, continue, and targets in canonical form. Parse reads it back to the same rule.
 func (r Rule) String() string {
 	var b strings.Builder
 	b.WriteString(r.Project + "/" + r.Environment)
@@ -252,6 +263,13 @@ func (r Rule) String() string {
 		if len(f.values) > 0 {
 			b.WriteString(" " + f.key + "=" + strings.Join(f.values, ","))
 		}
+	}
+	if len(r.Mentions) > 0 {
+		toks := make([]string, len(r.Mentions))
+		for i, m := range r.Mentions {
+			toks[i] = m.String()
+		}
+		b.WriteString(" mention=" + strings.Join(toks, ","))
 	}
 	if r.Continue {
 		b.WriteString(" continue")
@@ -299,11 +317,19 @@ type Step struct {
 // the resulting destinations. Rules after the one that ended matching are not listed. For the
 // default table it returns one step for the implied rule */* -> console.
 func (t *Table) Explain(f Facts) (steps []Step, targets []Target) {
+	steps, dests := t.explain(f)
+	for _, d := range dests {
+		targets = append(targets, d.Target)
+	}
+	return steps, targets
+}
+
+// explain is Explain with the mentions of each destination (see Destinations).
+func (t *Table) explain(f Facts) (steps []Step, dests []Destination) {
 	if t.Default {
 		r := Rule{Project: "*", Environment: "*", Targets: []Target{Console}, Source: "*/* -> console"}
-		return []Step{{Rule: r, Matched: true, Why: "BRIDGE_ROUTES is empty, so everything goes to the console"}}, []Target{Console}
+		return []Step{{Rule: r, Matched: true, Why: "BRIDGE_ROUTES is empty, so everything goes to the console"}}, []Destination{{Target: Console}}
 	}
-	seen := map[string]bool{}
 	for _, r := range t.Rules {
 		ok, why := r.match(f)
 		if ok && r.Continue {
@@ -313,17 +339,12 @@ func (t *Table) Explain(f Facts) (steps []Step, targets []Target) {
 		if !ok {
 			continue
 		}
-		for _, tg := range r.Targets {
-			if k := tg.String(); !seen[k] {
-				seen[k] = true
-				targets = append(targets, tg)
-			}
-		}
+		dests = addDestinations(dests, r)
 		if !r.Continue {
 			break
 		}
 	}
-	return steps, targets
+	return steps, dests
 }
 
 // match reports whether the rule matches f and why.
