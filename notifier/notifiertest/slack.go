@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -41,6 +43,10 @@ type SlackMessage struct {
 	// Parse and UnfurlLinks are the form fields of the last post or update ("" when not sent).
 	Parse       string
 	UnfurlLinks string
+	// ThreadTS is the parent message's ts when the message was posted as a thread reply (thread_ts);
+	// ReplyBroadcast says it was also sent to the channel (reply_broadcast=true).
+	ThreadTS       string
+	ReplyBroadcast bool
 }
 
 // Slack is a fake Slack: the Web API (chat.postMessage, chat.update; form-encoded, token in the form
@@ -269,9 +275,15 @@ func (s *Slack) api(w http.ResponseWriter, r *http.Request, kind string, body []
 
 	s.mu.Lock()
 	if kind == "post" {
+		threadTS, broadcast, problem := s.threadFields(form, id)
+		if problem != "" {
+			s.mu.Unlock()
+			s.answer(w, r, kind, id, map[string]any{"ok": false, "error": problem})
+			return
+		}
 		s.seq++
 		m := &SlackMessage{TS: fmt.Sprintf("1700000000.%06d", s.seq), Channel: id, Text: text, Blocks: rawBlocks, Via: "bot",
-			Parse: form.Get("parse"), UnfurlLinks: form.Get("unfurl_links")}
+			Parse: form.Get("parse"), UnfurlLinks: form.Get("unfurl_links"), ThreadTS: threadTS, ReplyBroadcast: broadcast}
 		s.msgs[id] = append(s.msgs[id], m)
 		s.mu.Unlock()
 		s.answer(w, r, kind, id, map[string]any{"ok": true, "channel": id, "ts": m.TS, "message": map[string]any{"type": "message", "text": text, "ts": m.TS}})
@@ -302,6 +314,52 @@ func (s *Slack) api(w http.ResponseWriter, r *http.Request, kind string, body []
 	s.mu.Unlock()
 	s.answer(w, r, kind, id, map[string]any{"ok": true, "channel": id, "ts": ts, "text": text})
 }
+
+// threadFields checks thread_ts and reply_broadcast of a chat.postMessage in channel id (s.mu held).
+// The fake is stricter than Slack: the parent must be a top-level message of that channel posted by
+// the bot (Slack answers thread_not_found for a ts it does not know), reply_broadcast must be true or
+// false and needs thread_ts, and a reply is subject to the same limits as any post.
+func (s *Slack) threadFields(form url.Values, id string) (ts string, broadcast bool, problem string) {
+	ts = form.Get("thread_ts")
+	rb, hasRB := form["reply_broadcast"]
+	if hasRB && rb[0] != "true" && rb[0] != "false" && rb[0] != "1" && rb[0] != "0" {
+		return "", false, "invalid_arguments"
+	}
+	broadcast = hasRB && (rb[0] == "true" || rb[0] == "1")
+	if ts == "" {
+		if broadcast {
+			return "", false, "invalid_arguments"
+		}
+		return "", false, ""
+	}
+	for _, m := range s.msgs[id] {
+		if m.TS == ts && m.ThreadTS == "" && m.Via == "bot" {
+			return ts, broadcast, ""
+		}
+	}
+	return "", false, "thread_not_found"
+}
+
+// SlackPings returns the mentions that would notify someone in a message: <@U…>/<@W…> users,
+// <!subteam^S…> groups and <!here>, <!channel>, <!everyone>, found in its fallback text and in the
+// mrkdwn texts of its blocks, each once, in order of first appearance.
+func SlackPings(m SlackMessage) []string {
+	texts := []string{m.Text}
+	if more, err := SlackMrkdwnTexts(m.Blocks); err == nil {
+		texts = append(texts, more...)
+	}
+	var out []string
+	for _, t := range texts {
+		for _, p := range slackPing.FindAllString(t, -1) {
+			if !slices.Contains(out, p) {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+var slackPing = regexp.MustCompile(`<(?:@[UW][A-Z0-9]+|!subteam\^[A-Z0-9]+|!here|!channel|!everyone)(?:\|[^>]*)?>`)
 
 func (s *Slack) answer(w http.ResponseWriter, r *http.Request, kind, target string, v map[string]any) {
 	s.record(r, kind, target, http.StatusOK)

@@ -132,7 +132,8 @@ var plans = []plan{
 }
 
 // Build turns msg into the Slack payload: a header with the status emoji and the Title, a section
-// with Text, sections of fields, the list, buttons for Links and a context line with Footer. Every
+// with the Mentions (when there are any: they also lead the fallback text, which is what notifies), a
+// section with Text, sections of fields, the list, buttons for Links and a context line with Footer. Every
 // untrusted string is escaped; nothing exceeds Slack's limits. When the message is too long, the
 // list is cut first (with "and N more"), then Text, then fields not marked Keep; what was cut ends
 // with "…". The Title is cut only in the header, which holds 150 characters; the fallback text
@@ -149,9 +150,13 @@ func Build(msg notifier.Message) Payload {
 	return Payload{Text: fallback(msg), Blocks: blocks}
 }
 
-// fallback is the notification text: status, title and text, within the 4,000 of chat.update.
+// fallback is the notification text: the mentions, status, title and text, within the 4,000 of
+// chat.update.
 func fallback(msg notifier.Message) string {
-	head, _ := cutEscaped(msg.Status.Emoji()+" "+msg.Title, fallbackBudget)
+	head, _ := cutEscaped(msg.Status.Emoji()+" "+msg.Title, fallbackBudget-1000)
+	if m := mentions(msg.Mentions); m != "" {
+		head = m + " " + head
+	}
 	rest := fallbackBudget - utf8.RuneCountInString(head) - 1
 	if msg.Text == "" || rest < 10 {
 		return head
@@ -168,6 +173,10 @@ func build(msg notifier.Message, p plan) ([]slack.Block, int) {
 	title := strings.Join(strings.Fields(msg.Status.Emoji()+" "+msg.Title), " ")
 	head, _ := cut(title, maxHeaderText)
 	add(slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, head, true, false)), runes(head))
+
+	if m := mentions(msg.Mentions); m != "" {
+		add(slack.NewSectionBlock(mrkdwn(m), nil, nil), runes(m))
+	}
 
 	if strings.TrimSpace(msg.Text) != "" {
 		text, _ := cutEscaped(msg.Text, p.textMax)
@@ -268,8 +277,8 @@ func list(l *notifier.List, p plan) string {
 		b.WriteString("*" + n + "*\n")
 	}
 	shown := 0
-	for _, it := range l.Items[:min(len(l.Items), p.listShown)] {
-		s, _ := cutEscaped(strings.Join(strings.Fields(it), " "), p.listItemMax)
+	for i, it := range l.Items[:min(len(l.Items), p.listShown)] {
+		s := listItem(it, l.ItemURL(i), p.listItemMax)
 		line := "• " + s + "\n"
 		if runes(b.String())+runes(line) > sectionBudget-40 { // room for "… and N more"
 			break
@@ -281,6 +290,25 @@ func list(l *notifier.List, p plan) string {
 		fmt.Fprintf(&b, "… and %d more\n", more)
 	}
 	s, _ := cut(strings.TrimRight(b.String(), "\n"), sectionBudget)
+	return s
+}
+
+// listItem renders one list item, escaped and cut to max; with a usable URL its first word (a commit's
+// short SHA) links to it.
+func listItem(item, u string, max int) string {
+	item = strings.Join(strings.Fields(item), " ")
+	if u != "" && safeURL(u) && len(u) <= maxButtonURL {
+		word, rest, _ := strings.Cut(item, " ")
+		w, _ := cutEscaped(word, 40)
+		l := link(u, w)
+		if room := max - runes(l) - 1; rest != "" && room > 10 {
+			r, _ := cutEscaped(rest, room)
+			return l + " " + r
+		} else if rest == "" {
+			return l
+		}
+	}
+	s, _ := cutEscaped(item, max)
 	return s
 }
 

@@ -85,6 +85,7 @@ func (c *botChannel) Pace() notifier.Pace { return botPace }
 func (c *botChannel) Send(ctx context.Context, msg notifier.Message, prev notifier.Ref) (notifier.Ref, error) {
 	p := Build(msg)
 	if !prev.IsZero() {
+		p = Build(withoutMentions(msg)) // an edit notifies nobody: the mentions go in a reply
 		ch := prev.Channel
 		if ch == "" {
 			ch = c.channel
@@ -101,7 +102,11 @@ func (c *botChannel) Send(ctx context.Context, msg notifier.Message, prev notifi
 		if gotCh == "" {
 			gotCh = ch
 		}
-		return notifier.Ref{Channel: gotCh, ID: ts}, nil
+		ref := notifier.Ref{Channel: gotCh, ID: ts}
+		if err := c.reply(ctx, msg, ref); err != nil {
+			return notifier.Ref{}, err
+		}
+		return ref, nil
 	}
 	gotCh, ts, err := c.bot.api.PostMessageContext(ctx, c.channel,
 		slack.MsgOptionText(p.Text, false), slack.MsgOptionBlocks(p.Blocks...), slack.MsgOptionDisableLinkUnfurl())
