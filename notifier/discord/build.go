@@ -49,6 +49,8 @@ const (
 	ColorCancelled = 0x9AA0A6
 	ColorRunning   = 0xECB22E
 	ColorPending   = 0x607D8B
+	ColorWarning   = 0xF5A623 // amber
+	ColorCritical  = 0xB0001E
 )
 
 const ellipsis = "…"
@@ -78,6 +80,10 @@ func Color(s notifier.Status) int {
 		return ColorCancelled
 	case notifier.StatusRunning:
 		return ColorRunning
+	case notifier.StatusWarning:
+		return ColorWarning
+	case notifier.StatusCritical:
+		return ColorCritical
 	}
 	return ColorPending
 }
@@ -197,7 +203,8 @@ var plans = []plan{
 // (as masked links) in the description, Fields and the List as embed fields, Footer, the status
 // colour and Time. Untrusted text is escaped; nothing exceeds Discord's limits. When the embed is too
 // long, the list is cut first (with "and N more"), then Text, then fields not marked Keep; what was
-// cut ends with "…". Content is empty and AllowedMentions parses nothing.
+// cut ends with "…". Content holds the Mentions (<@id>, <@&id>), if any, and AllowedMentions lists
+// exactly those users and roles and parses nothing else, so nothing in the embed can ping.
 func Build(msg notifier.Message) Payload {
 	var e *discordgo.MessageEmbed
 	for _, p := range plans {
@@ -207,7 +214,8 @@ func Build(msg notifier.Message) Payload {
 			break
 		}
 	}
-	return Payload{Embeds: []*discordgo.MessageEmbed{e}, AllowedMentions: noMentions()}
+	content, am := mentionParts(msg.Mentions)
+	return Payload{Content: content, Embeds: []*discordgo.MessageEmbed{e}, AllowedMentions: am}
 }
 
 func build(msg notifier.Message, p plan) (*discordgo.MessageEmbed, int) {
@@ -331,8 +339,8 @@ func list(l *notifier.List, p plan) *discordgo.MessageEmbedField {
 	}
 	var b strings.Builder
 	shown := 0
-	for _, it := range l.Items[:min(len(l.Items), p.listShown)] {
-		s, _ := cutEscaped(strings.Join(strings.Fields(it), " "), p.listItemMax)
+	for i, it := range l.Items[:min(len(l.Items), p.listShown)] {
+		s := listItem(it, l.ItemURL(i), p.listItemMax)
 		line := "• " + s + "\n"
 		if units(b.String())+units(line) > fieldValueBudget-40 { // room for "… and N more"
 			break
@@ -348,6 +356,25 @@ func list(l *notifier.List, p plan) *discordgo.MessageEmbedField {
 		v = "-"
 	}
 	return &discordgo.MessageEmbedField{Name: name, Value: truncateUnits(v, fieldValueBudget)}
+}
+
+// listItem renders one list item, escaped and cut to max; with a usable URL its first word (a commit's
+// short SHA) becomes a masked link to it.
+func listItem(item, u string, max int) string {
+	item = strings.Join(strings.Fields(item), " ")
+	if u != "" && safeURL(u) && len(u) <= maxLinkURL {
+		word, rest, _ := strings.Cut(item, " ")
+		l := maskedLink(truncateRunes(word, 40), u)
+		if rest == "" {
+			return l
+		}
+		if room := max - units(l) - 1; room > 10 {
+			r, _ := cutEscaped(rest, room)
+			return l + " " + r
+		}
+	}
+	s, _ := cutEscaped(item, max)
+	return s
 }
 
 // truncateRunes cuts text (before escaping) to max runes with an ellipsis.

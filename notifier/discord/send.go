@@ -150,6 +150,7 @@ func (h *hook) Send(ctx context.Context, msg notifier.Message, prev notifier.Ref
 		if h.thread != "" {
 			uri += "?" + url.Values{"thread_id": {h.thread}}.Encode()
 		}
+		p = editPayload(msg) // the mentions go in a reply
 		edit := &discordgo.WebhookEdit{Content: &p.Content, Embeds: &p.Embeds, AllowedMentions: p.AllowedMentions}
 		// A bucket per webhook: discordgo's WebhookMessageEdit puts every webhook's edits in one
 		// bucket and has no thread_id.
@@ -161,7 +162,11 @@ func (h *hook) Send(ctx context.Context, msg notifier.Message, prev notifier.Ref
 		if err := discordgo.Unmarshal(body, &m); err != nil {
 			return notifier.Ref{}, h.fail("edit", fmt.Errorf("%w: %v", discordgo.ErrJSONUnmarshal, err), true)
 		}
-		return ref(&m, prev), nil
+		r := ref(&m, prev)
+		if err := h.reply(ctx, msg, r); err != nil {
+			return notifier.Ref{}, err
+		}
+		return r, nil
 	}
 	params := &discordgo.WebhookParams{Content: p.Content, Embeds: p.Embeds, AllowedMentions: p.AllowedMentions}
 	var m *discordgo.Message
@@ -233,13 +238,18 @@ func (c *channel) Send(ctx context.Context, msg notifier.Message, prev notifier.
 		if !isSnowflake(ch) || !isSnowflake(prev.ID) {
 			return notifier.Ref{}, notifier.Gone(fmt.Errorf("discord channel %s: edit: %q/%q is not a Discord message", c.id, ch, prev.ID))
 		}
+		p = editPayload(msg) // the mentions go in a reply
 		e := discordgo.NewMessageEdit(ch, prev.ID).SetContent(p.Content).SetEmbeds(p.Embeds)
 		e.AllowedMentions = p.AllowedMentions
 		m, err := c.s.ChannelMessageEditComplex(e, discordgo.WithContext(ctx))
 		if err != nil {
 			return notifier.Ref{}, c.fail("edit", err, true)
 		}
-		return ref(m, prev), nil
+		r := ref(m, prev)
+		if err := c.reply(ctx, msg, r); err != nil {
+			return notifier.Ref{}, err
+		}
+		return r, nil
 	}
 	m, err := c.s.ChannelMessageSendComplex(c.id, &discordgo.MessageSend{Content: p.Content, Embeds: p.Embeds, AllowedMentions: p.AllowedMentions}, discordgo.WithContext(ctx))
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -41,10 +42,12 @@ type DiscordMessage struct {
 	Edits           int
 	Via             string // "webhook" or "bot"
 	ThreadID        string
+	// ReplyTo is the message_reference.message_id of a reply ("" for a message that is not one).
+	ReplyTo string
 }
 
 type discordHook struct {
-	name, id, token, channel string
+	name, id, token, channel, guild string
 }
 
 // Discord is a fake Discord API under APIURL (/api/v9/... and /api/v10/...): webhook execute
@@ -100,6 +103,7 @@ func (d *Discord) WebhookURL(name string) string {
 			id:      fmt.Sprintf("1%018d", n%1e18),
 			token:   secret[:68],
 			channel: fmt.Sprintf("9%018d", (n/7)%1e18),
+			guild:   fmt.Sprintf("8%018d", (n/11)%1e18),
 		}
 		d.byName[name] = h
 		d.hooks[h.id] = h
@@ -147,6 +151,8 @@ func (d *Discord) serve(w http.ResponseWriter, r *http.Request) {
 	case loc == "":
 	case len(parts) == 3 && parts[0] == "webhooks" && r.Method == http.MethodPost:
 		kind = "webhook-post"
+	case len(parts) == 3 && parts[0] == "webhooks" && r.Method == http.MethodGet:
+		kind = "webhook-get"
 	case len(parts) == 5 && parts[0] == "webhooks" && parts[3] == "messages" && r.Method == http.MethodPatch:
 		kind = "webhook-edit"
 	case len(parts) == 3 && parts[0] == "channels" && parts[2] == "messages" && r.Method == http.MethodPost:
@@ -165,7 +171,7 @@ func (d *Discord) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch kind {
-	case "webhook-post", "webhook-edit":
+	case "webhook-post", "webhook-edit", "webhook-get":
 		d.webhook(w, r, kind, parts, body)
 	case "bot-post", "bot-edit":
 		d.bot(w, r, kind, parts, body)
@@ -255,6 +261,14 @@ type discordBody struct {
 	embeds          []json.RawMessage
 	hasEmbeds       bool
 	allowedMentions json.RawMessage
+	reference       *discordReference
+}
+
+// discordReference is a message_reference as sent.
+type discordReference struct {
+	MessageID       string `json:"message_id"`
+	ChannelID       string `json:"channel_id"`
+	FailIfNotExists *bool  `json:"fail_if_not_exists"`
 }
 
 // parseBody decodes and checks a message body; problem is a Discord-like errors object when it breaks a limit.
@@ -279,6 +293,15 @@ func parseBody(body []byte, post bool) (discordBody, any, string) {
 	}
 	if am, ok := raw["allowed_mentions"]; ok {
 		b.allowedMentions = am
+		if path, msg := allowedMentionsProblem(am); path != "" {
+			return b, fieldErr(path, msg), "allowed_mentions"
+		}
+	}
+	if ref, ok := raw["message_reference"]; ok && string(ref) != "null" {
+		b.reference = &discordReference{}
+		if json.Unmarshal(ref, b.reference) != nil || !snowflake.MatchString(b.reference.MessageID) {
+			return b, fieldErr("message_reference.message_id", "Value \"\" is not snowflake."), "message_reference"
+		}
 	}
 	if b.content != nil && utf8.RuneCountInString(strings.TrimSpace(*b.content)) > discordMaxContent {
 		return b, fieldErr("content", "Must be 2000 or fewer in length."), "content"
@@ -367,6 +390,12 @@ func (d *Discord) webhook(w http.ResponseWriter, r *http.Request, kind string, p
 	if d.limited(w, r, kind, "hook:"+h.id, h.name) {
 		return
 	}
+	if kind == "webhook-get" {
+		d.record(r, kind, h.name, http.StatusOK)
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"id": h.id, "type": 1, "guild_id": h.guild, "channel_id": h.channel, "name": h.name, "token": h.token})
+		return
+	}
 	d.store(w, r, kind, h.name, "webhook", h.channel, parts, body)
 }
 
@@ -399,13 +428,34 @@ func (d *Discord) store(w http.ResponseWriter, r *http.Request, kind, target, vi
 		return
 	}
 	thread := r.URL.Query().Get("thread_id")
+	if b.reference != nil && !post {
+		d.apiError(w, r, kind, target, http.StatusBadRequest, 50035, "Invalid Form Body",
+			fieldErr("message_reference", "An edit cannot change a message's reference."))
+		return
+	}
+	if b.reference != nil && via == "webhook" {
+		// Webhook messages cannot be replies; the fake refuses rather than silently dropping it.
+		d.apiError(w, r, kind, target, http.StatusBadRequest, 50035, "Invalid Form Body",
+			fieldErr("message_reference", "Webhooks cannot send replies."))
+		return
+	}
 	d.mu.Lock()
+	if b.reference != nil && !d.hasMessage(target, b.reference.MessageID, b.reference.ChannelID, channel) &&
+		(b.reference.FailIfNotExists == nil || *b.reference.FailIfNotExists) {
+		d.mu.Unlock()
+		d.apiError(w, r, kind, target, http.StatusBadRequest, 50035, "Invalid Form Body",
+			map[string]any{"message_reference": map[string]any{"_errors": []any{map[string]string{"code": "REPLIES_UNKNOWN_MESSAGE", "message": "Unknown message"}}}})
+		return
+	}
 	var m *DiscordMessage
 	if post {
 		d.seq++
 		m = &DiscordMessage{ID: strconv.FormatUint(1200000000000000000+d.seq, 10), ChannelID: channel, Via: via, ThreadID: thread}
 		if thread != "" {
 			m.ChannelID = thread
+		}
+		if b.reference != nil && d.hasMessage(target, b.reference.MessageID, b.reference.ChannelID, channel) {
+			m.ReplyTo = b.reference.MessageID
 		}
 		d.msgs[target] = append(d.msgs[target], m)
 	} else {
@@ -443,6 +493,95 @@ func (d *Discord) store(w http.ResponseWriter, r *http.Request, kind, target, vi
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(out)
 }
+
+// hasMessage reports whether target holds the message id (in channel ch, when ch is given); d.mu held.
+func (d *Discord) hasMessage(target, id, ch, defaultChannel string) bool {
+	for _, m := range d.msgs[target] {
+		if m.ID == id && (ch == "" || ch == m.ChannelID || ch == defaultChannel) {
+			return true
+		}
+	}
+	return false
+}
+
+// allowedMentionsProblem checks allowed_mentions as Discord does: parse holds only users, roles and
+// everyone; users and roles list at most 100 IDs each, and not together with the same type in parse;
+// replied_user is a boolean. It returns the offending path and message, or "".
+func allowedMentionsProblem(raw json.RawMessage) (path, msg string) {
+	if string(raw) == "null" {
+		return "", ""
+	}
+	var am struct {
+		Parse       []string `json:"parse"`
+		Users       []string `json:"users"`
+		Roles       []string `json:"roles"`
+		RepliedUser *bool    `json:"replied_user"`
+	}
+	var probe map[string]json.RawMessage
+	if json.Unmarshal(raw, &probe) != nil || json.Unmarshal(raw, &am) != nil {
+		return "allowed_mentions", "Must be an object with parse, users, roles and replied_user."
+	}
+	if v, ok := probe["replied_user"]; ok && string(v) != "true" && string(v) != "false" && string(v) != "null" {
+		return "allowed_mentions.replied_user", "Must be a boolean."
+	}
+	for _, p := range am.Parse {
+		if p != "users" && p != "roles" && p != "everyone" {
+			return "allowed_mentions.parse", fmt.Sprintf("Value %q is not a valid enum value.", p)
+		}
+	}
+	for _, l := range []struct {
+		name string
+		ids  []string
+	}{{"users", am.Users}, {"roles", am.Roles}} {
+		if len(l.ids) > 100 {
+			return "allowed_mentions." + l.name, "Must be 100 or fewer in length."
+		}
+		if len(l.ids) > 0 && slices.Contains(am.Parse, l.name) {
+			return "allowed_mentions", fmt.Sprintf("parse:[%q] and %s:[ids] are mutually exclusive.", l.name, l.name)
+		}
+		for _, id := range l.ids {
+			if !snowflake.MatchString(id) {
+				return "allowed_mentions." + l.name, fmt.Sprintf("Value %q is not snowflake.", id)
+			}
+		}
+	}
+	return "", ""
+}
+
+// DiscordPings returns who a message would notify: the <@id>, <@!id> and <@&id> mentions of its
+// content that its allowed_mentions allows (through parse or the users and roles lists), and
+// @everyone/@here when parse allows everyone, each once, in order. Embeds never ping. A message sent
+// without allowed_mentions is parsed with Discord's defaults: every mention in the content pings.
+func DiscordPings(m DiscordMessage) []string {
+	var am struct {
+		Parse []string `json:"parse"`
+		Users []string `json:"users"`
+		Roles []string `json:"roles"`
+	}
+	all := len(m.AllowedMentions) == 0 || string(m.AllowedMentions) == "null"
+	if !all {
+		_ = json.Unmarshal(m.AllowedMentions, &am)
+	}
+	var out []string
+	for _, sm := range discordPing.FindAllStringSubmatch(m.Content, -1) {
+		tok, role, id := sm[0], sm[1] == "&", sm[2]
+		var ok bool
+		switch {
+		case sm[3] != "":
+			ok = all || slices.Contains(am.Parse, "everyone")
+		case role:
+			ok = all || slices.Contains(am.Parse, "roles") || slices.Contains(am.Roles, id)
+		default:
+			ok = all || slices.Contains(am.Parse, "users") || slices.Contains(am.Users, id)
+		}
+		if ok && !slices.Contains(out, tok) {
+			out = append(out, tok)
+		}
+	}
+	return out
+}
+
+var discordPing = regexp.MustCompile(`<@(!|&)?(\d+)>|(@everyone|@here)`)
 
 // DiscordBodyProblem checks a message body (as posted to Discord) against the limits the fake
 // enforces and returns what is wrong ("" when it is fine).
