@@ -56,6 +56,9 @@ type Data struct {
 	Failed []Command
 	// ConsoleURL links to the activity's log in the web console.
 	ConsoleURL string
+	// CompareURL links to the changes of a push of more than one commit (old...new) in the project's
+	// repository (BRIDGE_REPOSITORIES); "" when none is configured or the SHAs are not hex.
+	CompareURL string
 	// From and Into are the environments of a merge or synchronize.
 	From, Into string
 	// SyncCode and SyncData say what a synchronize copied.
@@ -76,8 +79,11 @@ type Data struct {
 type Project struct {
 	// ID is the project ID, such as "abcdefgh1234567"; always set.
 	ID string
-	// Title is the project's title, such as "My Shop"; empty when the body does not carry it.
+	// Title is the project's title, such as "My Shop": the name BRIDGE_PROJECT_NAMES gives it, else
+	// the title the body carries; empty when neither says.
 	Title string
+	// Name is what a header shows: Title when it is known and differs from the ID, else the ID.
+	Name string
 	// Label is "Title (ID)", or just the ID when the title is unknown or equal to it.
 	Label string
 }
@@ -104,6 +110,9 @@ type Commit struct {
 	Subject string
 	// Author is the author's name.
 	Author string
+	// URL links to the commit's page in the project's repository (BRIDGE_REPOSITORIES); "" when none
+	// is configured or the SHA is not hex.
+	URL string
 }
 
 // Commits is the list of commits of a push or merge.
@@ -161,11 +170,7 @@ func newData(a *activity.Activity, consoleBase string) *Data {
 	} else {
 		d.Action = d.Type
 	}
-	d.Project = Project{ID: clean(a.Project), Title: clean(a.ProjectTitle())}
-	d.Project.Label = d.Project.ID
-	if d.Project.Title != "" && d.Project.Title != d.Project.ID {
-		d.Project.Label = d.Project.Title + " (" + d.Project.ID + ")"
-	}
+	d.Project = newProject(clean(a.Project), clean(a.ProjectTitle()))
 	d.Environment = Environment{Name: clean(a.EnvironmentName()), Type: clean(a.EnvironmentType())}
 	if e := a.Payload.Environment; e != nil {
 		d.Environment.Title = clean(e.Title)
@@ -203,6 +208,37 @@ func newData(a *activity.Activity, consoleBase string) *Data {
 		d.Domain = clean(dm.Name)
 	}
 	return d
+}
+
+// newProject returns the project id with title ("" when unknown).
+func newProject(id, title string) Project {
+	p := Project{ID: id, Title: title, Name: id, Label: id}
+	if title != "" && title != id {
+		p.Name = title
+		p.Label = title + " (" + id + ")"
+	}
+	return p
+}
+
+// withConfig applies what the configuration says about the activity's project: its display name
+// (BRIDGE_PROJECT_NAMES, which wins over the body's title) and its repository (BRIDGE_REPOSITORIES:
+// links to the head commit, the listed commits and, for a push of more than one commit, the compare
+// page). Only the repository's base and hex SHAs make a link.
+func (d *Data) withConfig(a *activity.Activity, names map[string]string, repos map[string]Repository) {
+	if name := clean(names[a.Project]); name != "" {
+		d.Project = newProject(d.Project.ID, name)
+	}
+	repo, ok := repos[a.Project]
+	if !ok {
+		return
+	}
+	d.Head.URL = repo.CommitURL(d.Head.SHA)
+	for i := range d.Commits.Shown {
+		d.Commits.Shown[i].URL = repo.CommitURL(d.Commits.Shown[i].SHA)
+	}
+	if a.Type == "environment.push" && d.Commits.Total > 1 {
+		d.CompareURL = repo.CompareURL(a.Parameters.OldCommit, a.Parameters.NewCommit)
+	}
 }
 
 func newCommit(c activity.Commit) Commit {

@@ -80,12 +80,20 @@ type Options struct {
 	// ConsoleURL is the web console base for activity links (BRIDGE_PUBLIC_CONSOLE_URL); ""
 	// means DefaultConsoleURL.
 	ConsoleURL string
+	// ProjectNames gives a display title per project ID (BRIDGE_PROJECT_NAMES); it wins over the
+	// title a body carries.
+	ProjectNames map[string]string
+	// Repositories gives the repository of a project ID (BRIDGE_REPOSITORIES), for commit and compare
+	// links.
+	Repositories map[string]Repository
 }
 
 // Renderer renders activities with a loaded, checked collection of template sets. It is safe for
 // concurrent use.
 type Renderer struct {
 	consoleURL string
+	names      map[string]string
+	repos      map[string]Repository
 	sets       map[string]*tmplSet
 }
 
@@ -139,7 +147,7 @@ func New(opts Options) (*Renderer, error) {
 		}
 		files = overlay(files, user)
 	}
-	r := &Renderer{consoleURL: opts.ConsoleURL, sets: map[string]*tmplSet{}}
+	r := &Renderer{consoleURL: opts.ConsoleURL, names: opts.ProjectNames, repos: opts.Repositories, sets: map[string]*tmplSet{}}
 	if r.consoleURL == "" {
 		r.consoleURL = DefaultConsoleURL
 	}
@@ -180,6 +188,7 @@ func (r *Renderer) Render(a *activity.Activity, set string) (notifier.Message, e
 		return notifier.Message{}, err
 	}
 	d := newData(a, r.consoleURL)
+	d.withConfig(a, r.names, r.repos)
 	msg, err := execute(s.lookup(d.Type), d)
 	if err != nil {
 		return notifier.Message{}, fmt.Errorf("render %s activity %s with template set %q: %w", d.Type, d.ID, s.name, err)
@@ -216,7 +225,9 @@ func (r *Renderer) Check() error {
 			errs = append(errs, fmt.Errorf("fixture %s: %w", name, err))
 			continue
 		}
-		samples = append(samples, sample{name, newData(a, r.consoleURL)})
+		d := newData(a, r.consoleURL)
+		d.withConfig(a, r.names, r.repos)
+		samples = append(samples, sample{name, d})
 	}
 	seen := map[string]bool{}
 	sets := r.Sets() // default first: an error in its files shows up there, not in a set built on it
@@ -294,11 +305,15 @@ func execute(t *template.Template, d *Data) (notifier.Message, error) {
 		case kindItem:
 			if v := strings.TrimSpace(r.value); v != "" {
 				list.Items = append(list.Items, v)
+				list.URLs = append(list.URLs, strings.TrimSpace(r.url))
 			}
 		case kindMore:
 			n, _ := strconv.Atoi(r.value)
 			list.More = max(n, 0)
 		}
+	}
+	if !slices.ContainsFunc(list.URLs, func(u string) bool { return u != "" }) {
+		list.URLs = nil
 	}
 	if len(list.Items) > 0 {
 		msg.List = list
