@@ -84,6 +84,10 @@ type Config struct {
 	LogFormat string `split_words:"true" default:"auto"`
 	// PublicConsoleURL is the base of "view activity" links, without a trailing "/".
 	PublicConsoleURL string `split_words:"true" default:"https://console.platform.sh"`
+	// ProjectNames gives a display title per project ID.
+	ProjectNames ProjectNames `split_words:"true"`
+	// Repositories gives the git repository per project ID, for commit and compare links.
+	Repositories Repositories `split_words:"true"`
 
 	// Table is Routes parsed; Load fills it.
 	Table *route.Table `ignored:"true"`
@@ -176,7 +180,10 @@ func translate(f reflect.StructField, key string, err error) error {
 		return fmt.Errorf("%s: %w", key, err)
 	}
 	var he *hooksError
+	var ve *valueError
 	switch {
+	case errors.As(pe.Err, &ve):
+		return fmt.Errorf("%s: %s", key, ve.msg)
 	case errors.As(pe.Err, &he):
 		return fmt.Errorf("%s: %s; %s, e.g. %s", key, he.problem, hooksHint, hookExamples[f.Name])
 	case f.Type == reflect.TypeFor[Size]():
