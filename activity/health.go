@@ -136,7 +136,7 @@ var (
 
 type wireHealth struct {
 	Project json.RawMessage `json:"project"` // an object here; a string in an activity
-	Event *struct {
+	Event   *struct {
 		Time   *string `json:"time"`
 		Origin *struct {
 			Project     *string `json:"project"`
