@@ -73,6 +73,8 @@ type Data struct {
 	Domain string
 	// Backup is the backup name of a backup or restore activity.
 	Backup string
+	// Health is the notification of a health notice (type health.<component>); zero for an activity.
+	Health Health
 }
 
 // Project is the project an activity belongs to.

@@ -253,6 +253,7 @@ func (r *Renderer) Check() error {
 			}
 		}
 	}
+	errs = append(errs, r.checkHealth(sets)...)
 	if len(errs) > 10 {
 		errs = append(errs[:10], fmt.Errorf("and %d more errors", len(errs)-10))
 	}
