@@ -51,7 +51,8 @@ type App struct {
 // New builds the service from a loaded configuration: it parses and checks the templates, opens the store and
 // builds one notifier per configured destination. stdout receives the console notifier's messages.
 func New(cfg *config.Config, log zerolog.Logger, stdout io.Writer) (*App, error) {
-	r, err := render.New(render.Options{Dir: cfg.TemplatesDir, ConsoleURL: cfg.PublicConsoleURL})
+	r, err := render.New(render.Options{Dir: cfg.TemplatesDir, ConsoleURL: cfg.PublicConsoleURL,
+		ProjectNames: cfg.ProjectNames, Repositories: cfg.Repositories})
 	if err != nil {
 		return nil, fmt.Errorf("templates: %w", err)
 	}
@@ -167,7 +168,7 @@ func (a *App) resolve(dest string) (notifier.Notifier, error) {
 func (a *App) Accept(ctx context.Context, body []byte) (string, int, error) {
 	act, err := activity.Decode(body)
 	if err != nil {
-		return "", 0, fmt.Errorf("%w: %w", receiver.ErrBadRequest, err)
+		return a.acceptHealth(ctx, body, err) // a health notification, or a 400 with the reason
 	}
 	facts := route.Facts{
 		Project:     act.Project,
@@ -177,7 +178,7 @@ func (a *App) Accept(ctx context.Context, body []byte) (string, int, error) {
 		Result:      string(act.Result),
 		EnvType:     act.EnvironmentType(),
 	}
-	targets := a.table.Match(facts)
+	targets := a.table.Destinations(facts)
 	if len(targets) == 0 {
 		return act.ID, 0, nil
 	}
@@ -197,7 +198,7 @@ func (a *App) Accept(ctx context.Context, body []byte) (string, int, error) {
 			Project:     act.Project,
 			Environment: facts.Environment,
 			Type:        act.Type,
-			Msg:         msg,
+			Msg:         withMentions(msg, t.Mentions),
 			Received:    now,
 		})
 	}
