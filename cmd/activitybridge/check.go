@@ -33,5 +33,6 @@ func checkCmd(args []string, stdout io.Writer) error {
 	sets := a.Sets()
 	fmt.Fprintf(stdout, "ok: %d routing rule(s), %d destination(s), template sets %v checked against %d sample activities\n",
 		len(cfg.Table.Rules), len(a.Destinations()), sets, len(fixture.Activities()))
+	printRules(stdout, cfg)
 	return nil
 }

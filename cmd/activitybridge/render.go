@@ -7,7 +7,6 @@ import (
 	"os"
 	"strings"
 
-	"github.com/activitybridge/activitybridge/activity"
 	"github.com/activitybridge/activitybridge/notifier/console"
 	"github.com/activitybridge/activitybridge/notifier/discord"
 	"github.com/activitybridge/activitybridge/notifier/slack"
@@ -23,6 +22,9 @@ func renderCmd(args []string, stdin io.Reader, stdout io.Writer) error {
 	set := fs.String("template", "default", "template set, e.g. default or compact")
 	dir := fs.String("templates-dir", os.Getenv("BRIDGE_TEMPLATES_DIR"), "folder of .tmpl overrides (default $BRIDGE_TEMPLATES_DIR)")
 	consoleURL := fs.String("console-url", envOr("BRIDGE_PUBLIC_CONSOLE_URL", "https://console.platform.sh"), "base of the View activity link")
+	namesFlag := fs.String("project-names", os.Getenv("BRIDGE_PROJECT_NAMES"), "project titles, id=title,... (default $BRIDGE_PROJECT_NAMES)")
+	reposFlag := fs.String("repositories", os.Getenv("BRIDGE_REPOSITORIES"), "repositories for commit links, id=URL,... (default $BRIDGE_REPOSITORIES)")
+	mention := fs.String("mention", "", "mention= tokens of a rule, e.g. slack:S0123ABCD,discord:&112233445566778899: show the reply a failure posts")
 	if err := parseFlags(fs, reorder(args)); err != nil {
 		return err
 	}
@@ -38,17 +40,32 @@ func renderCmd(args []string, stdin io.Reader, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	act, err := activity.Decode(body)
+	names, err := projectNames(*namesFlag)
+	if err != nil {
+		return err
+	}
+	repos, err := repositories(*reposFlag)
+	if err != nil {
+		return err
+	}
+	ids, err := mentionsFor(*mention, *target)
+	if err != nil {
+		return err
+	}
+	r, err := render.New(render.Options{Dir: *dir, ConsoleURL: *consoleURL, ProjectNames: names, Repositories: repos})
+	if err != nil {
+		return err
+	}
+	msg, err := renderInput(r, body, *set)
 	if err != nil {
 		return fmt.Errorf("%s: %w", fs.Arg(0), err)
 	}
-	r, err := render.New(render.Options{Dir: *dir, ConsoleURL: *consoleURL})
-	if err != nil {
-		return err
-	}
-	msg, err := r.Render(act, *set)
-	if err != nil {
-		return err
+	if *mention != "" && msg.Status.Failing() && (len(ids) > 0 || *target == "console") {
+		msg.Mentions = ids
+		if *target == "console" {
+			msg.Mentions = strings.Split(*mention, ",")
+		}
+		return printWithMentions(stdout, *target, msg)
 	}
 	var out any
 	switch *target {

@@ -19,6 +19,7 @@ func routesCmd(args []string, stdout io.Writer) error {
 	result := fs.String("result", "success", "activity result: success, failure or none")
 	envType := fs.String("envtype", "", "environment type: production, staging or development")
 	rules := fs.String("routes", os.Getenv("BRIDGE_ROUTES"), "routing rules (default $BRIDGE_ROUTES)")
+	namesFlag := fs.String("project-names", os.Getenv("BRIDGE_PROJECT_NAMES"), "project titles, id=title,... (default $BRIDGE_PROJECT_NAMES)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -35,10 +36,14 @@ func routesCmd(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	names, err := projectNames(*namesFlag)
+	if err != nil {
+		return err
+	}
 	facts := route.Facts{Project: *project, Environment: *env, Type: *typ, State: *state, Result: *result, EnvType: *envType}
-	steps, targets := table.Explain(facts)
+	steps, targets := table.ExplainDestinations(facts)
 	fmt.Fprintf(stdout, "activity: project=%s environment=%s type=%s state=%s result=%s envtype=%s\n",
-		facts.Project, facts.Environment, facts.Type, facts.State, orNone(facts.Result), orNone(facts.EnvType))
+		titled(facts.Project, names), facts.Environment, facts.Type, facts.State, orNone(facts.Result), orNone(facts.EnvType))
 	if table.Default {
 		fmt.Fprintln(stdout, "BRIDGE_ROUTES is empty: everything goes to the console.")
 	}
@@ -57,7 +62,14 @@ func routesCmd(args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintln(stdout, "destinations:")
 	for _, t := range targets {
-		fmt.Fprintf(stdout, "  %s\n", t)
+		switch {
+		case len(t.Mentions) == 0:
+			fmt.Fprintf(stdout, "  %s\n", t)
+		case facts.Result == "failure" || strings.HasPrefix(facts.Type, "health."):
+			fmt.Fprintf(stdout, "  %s  mention=%s (pinged when the notice is a failure or critical)\n", t, mentionsText(t))
+		default:
+			fmt.Fprintf(stdout, "  %s  mention=%s (only on a failure: not for this result)\n", t, mentionsText(t))
+		}
 	}
 	return nil
 }
