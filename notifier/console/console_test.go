@@ -86,3 +86,11 @@ func TestSendConcurrent(t *testing.T) {
 		t.Errorf("output is not 20 whole blocks (%d bytes, want %d)", len(got), len(want))
 	}
 }
+
+func TestFormatHealthStatuses(t *testing.T) {
+	for _, s := range []notifier.Status{notifier.StatusWarning, notifier.StatusCritical} {
+		if got := console.Format(notifier.Message{Status: s, Title: "low disk space on mysql"}); !strings.HasPrefix(got, "["+strings.ToUpper(string(s))+"] low disk space") {
+			t.Errorf("Format(%s) = %q", s, got)
+		}
+	}
+}

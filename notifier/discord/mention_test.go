@@ -288,3 +288,15 @@ func TestFakeDiscordReplyLimits(t *testing.T) {
 		t.Errorf("good reply recorded as %+v", last)
 	}
 }
+
+// Health statuses have their own colours: amber for a warning, dark red for a critical notice.
+func TestHealthColours(t *testing.T) {
+	for s, want := range map[notifier.Status]int{notifier.StatusWarning: discord.ColorWarning, notifier.StatusCritical: discord.ColorCritical} {
+		if got := discord.Build(notifier.Message{Status: s, Title: "x"}).Embeds[0].Color; got != want {
+			t.Errorf("%s: colour %#x, want %#x", s, got, want)
+		}
+		if s.Emoji() == "⚪" {
+			t.Errorf("%s has no emoji", s)
+		}
+	}
+}
