@@ -88,3 +88,21 @@ func TestDecodeHealthErrors(t *testing.T) {
 		})
 	}
 }
+
+func FuzzDecodeHealth(f *testing.F) {
+	f.Add(fixture.Bytes("health.webhook"))
+	f.Add([]byte(`{"event":{"origin":{"project":"p","environment":"e-abcdefg","instance":1},"component":"disk","severity":"critical","metrics":{"x:percent":"no"}}}`))
+	f.Add([]byte(`{"event":null}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		h, err := activity.DecodeHealth(body)
+		if err != nil {
+			if h != nil || !errors.Is(err, activity.ErrNotHealth) {
+				t.Fatalf("DecodeHealth: %v with %+v", err, h)
+			}
+			return
+		}
+		if h.Project == "" || h.Component == "" || h.Severity == "" || !strings.HasPrefix(h.Type(), "health.") || len(h.ID) != len("health-")+16 {
+			t.Errorf("DecodeHealth(%q) = %+v", body, h)
+		}
+	})
+}

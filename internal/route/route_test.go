@@ -405,6 +405,7 @@ func FuzzParse(f *testing.F) {
 	f.Add("*/* -> console")
 	f.Add("a/b->slack:C0123ABCD@x;#c\n[a-z]?/\\** events=*.push,[!e]* states=staged results=none envtypes=development continue -> discord-channel:1, slack:#é")
 	f.Add("abc/[z-a] -> console")
+	f.Add("abcdefgh1234567/main mention=slack:S0123ABCD,slack:U0456EFGH,slack:here,discord:&112233445566778899 continue -> slack:#deploys, discord:prod")
 	f.Fuzz(func(t *testing.T, s string) {
 		tbl, err := Parse(s)
 		if err != nil {

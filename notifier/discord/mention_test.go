@@ -300,3 +300,43 @@ func TestHealthColours(t *testing.T) {
 		}
 	}
 }
+
+// Mentions and linked list items stay within Discord's limits whatever the text around them, and only
+// the mentions ping.
+func TestMentionsWithinLimits(t *testing.T) {
+	for _, h := range notifiertest.Hostile {
+		msg := failedMsg()
+		msg.Title = strings.Repeat(h+" ", 200)
+		msg.Text = strings.Repeat(h, 3000)
+		msg.List = &notifier.List{Name: h, More: 3}
+		for i := range 40 {
+			msg.List.Items = append(msg.List.Items, h+" "+strings.Repeat(h, 200))
+			msg.List.URLs = append(msg.List.URLs, []string{"https://github.com/acme/shop/commit/2bab04e", "", "javascript:alert(1)", "https://x.example/" + h}[i%4])
+		}
+		for _, p := range []discord.Payload{discord.Build(msg), discord.BuildReply(msg, "https://discord.com/channels/1/2/3")} {
+			body, err := json.Marshal(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if problem := notifiertest.DiscordBodyProblem(body); problem != "" {
+				t.Fatalf("%q: Discord would refuse it: %s", h, problem)
+			}
+			m := notifiertest.DiscordMessage{Content: p.Content, AllowedMentions: mustJSON(t, p.AllowedMentions)}
+			if got := notifiertest.DiscordPings(m); !reflect.DeepEqual(got, wantPings) {
+				t.Errorf("%q: pings %v, want %v", h, got, wantPings)
+			}
+			if strings.Contains(string(body), "](javascript:") {
+				t.Errorf("%q: a javascript: link", h)
+			}
+		}
+	}
+}
+
+func mustJSON(t *testing.T, v any) json.RawMessage {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

@@ -196,3 +196,33 @@ func mustJSON(t *testing.T, v any) json.RawMessage {
 	}
 	return b
 }
+
+// Mentions and linked list items stay within Slack's limits whatever the text around them, and only the
+// mentions ping.
+func TestMentionsWithinLimits(t *testing.T) {
+	for _, h := range notifiertest.Hostile {
+		msg := failedMsg()
+		msg.Title = strings.Repeat(h+" ", 200)
+		msg.Text = strings.Repeat(h, 3000)
+		msg.List = &notifier.List{Name: h, More: 3}
+		for i := range 40 {
+			msg.List.Items = append(msg.List.Items, h+" "+strings.Repeat(h, 200))
+			msg.List.URLs = append(msg.List.URLs, []string{"https://github.com/acme/shop/commit/2bab04e", "", "javascript:alert(1)", "https://x.example/" + h}[i%4])
+		}
+		for _, p := range []slack.Payload{slack.Build(msg), slack.BuildReply(msg)} {
+			raw := mustJSON(t, p.Blocks)
+			if problems := notifiertest.SlackBlockProblems(raw); problems != nil {
+				t.Fatalf("%q: Slack would refuse the blocks: %v", h, problems)
+			}
+			if n := len([]rune(p.Text)); n > 4000 {
+				t.Errorf("%q: fallback text of %d runes", h, n)
+			}
+			if got := notifiertest.SlackPings(notifiertest.SlackMessage{Text: p.Text, Blocks: raw}); !reflect.DeepEqual(got, wantPings) {
+				t.Errorf("%q: pings %v, want %v", h, got, wantPings)
+			}
+			if strings.Contains(string(raw), "javascript:") && strings.Contains(string(raw), "<javascript:") {
+				t.Errorf("%q: a javascript: link", h)
+			}
+		}
+	}
+}
