@@ -153,8 +153,9 @@ func Build(msg notifier.Message) Payload {
 // fallback is the notification text: the mentions, status, title and text, within the 4,000 of
 // chat.update.
 func fallback(msg notifier.Message) string {
-	head, _ := cutEscaped(msg.Status.Emoji()+" "+msg.Title, fallbackBudget-1000)
-	if m := mentions(msg.Mentions); m != "" {
+	m := mentions(msg.Mentions) // at most maxMentions tokens: well under the budget
+	head, _ := cutEscaped(msg.Status.Emoji()+" "+msg.Title, fallbackBudget-runes(m)-1)
+	if m != "" {
 		head = m + " " + head
 	}
 	rest := fallbackBudget - utf8.RuneCountInString(head) - 1
