@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/activitybridge/activitybridge/activity"
-	"github.com/activitybridge/activitybridge/internal/fixture"
 	"github.com/activitybridge/activitybridge/notifier"
 )
 
@@ -32,8 +31,13 @@ type Health struct {
 	Figures string
 }
 
-// healthSample is the fixture Check executes the health templates against.
-const healthSample = "health.webhook"
+// HealthSample is the health notification Check executes the health templates against: the public
+// documentation's example (internal/fixture/health.webhook.json) reduced to what DecodeHealth keeps, so
+// that the binary carries no fixture.
+const HealthSample = `{"project": {"id": "test_project", "title": "Test project"}, "event": {"time": "2019-07-16T23:13:12.099235+00:00", ` +
+	`"origin": {"project": "test_project", "environment": "master-7rqtwti", "service": "mysql", "instance": "0"}, ` +
+	`"component": "disk", "subcomponent": "persistent", "severity": "warning", "message": "less than 214.748 MB available", ` +
+	`"metrics": {"total:byte": 1073741824, "available:byte": 134217728}}}`
 
 // RenderHealth renders a health notification with the template set named set ("" means DefaultSet):
 // the templates of type health.<component> (the default sets' health.tmpl serves every component).
@@ -83,9 +87,9 @@ func (r *Renderer) healthData(h *activity.Health) *Data {
 
 // checkHealth executes the health templates of every set against the health sample.
 func (r *Renderer) checkHealth(sets []string) []error {
-	h, err := activity.DecodeHealth(fixture.Bytes(healthSample))
+	h, err := activity.DecodeHealth([]byte(HealthSample))
 	if err != nil {
-		return []error{fmt.Errorf("fixture %s: %w", healthSample, err)}
+		return []error{fmt.Errorf("health sample: %w", err)}
 	}
 	var errs []error
 	for _, name := range sets {
@@ -94,7 +98,7 @@ func (r *Renderer) checkHealth(sets []string) []error {
 			err = errors.New(`"title" renders empty`)
 		}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("template set %q, type %s, fixture %s: %w", name, h.Type(), healthSample, err))
+			errs = append(errs, fmt.Errorf("template set %q, type %s, health sample: %w", name, h.Type(), err))
 		}
 	}
 	return errs

@@ -1,6 +1,7 @@
 package render_test
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 
@@ -81,5 +82,20 @@ func TestHealthTemplateChecked(t *testing.T) {
 	_, err := render.New(render.Options{Dir: dir})
 	if err == nil || !strings.Contains(err.Error(), "health") {
 		t.Errorf("New with a broken health.tmpl: err = %v", err)
+	}
+}
+
+// The health sample the start-up check uses decodes exactly as the documentation's example does.
+func TestHealthSampleIsTheFixture(t *testing.T) {
+	got, err := activity.DecodeHealth([]byte(render.HealthSample))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := activity.DecodeHealth(fixture.Bytes("health.webhook"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("HealthSample decodes to\n%+v\nthe fixture to\n%+v", got, want)
 	}
 }
