@@ -13,7 +13,9 @@ import (
 
 // Notifier delivers one rendered message to one destination. When prev is set and the service can
 // edit, it edits that message instead of posting a new one, and returns the reference to keep for
-// the next edit. A service that cannot edit (a Slack incoming webhook) ignores prev and returns the
+// the next edit. When msg also carries Mentions, an edit (which notifies nobody) is followed by a
+// short reply tied to prev that carries them; Send fails if that reply fails, so that the worker's
+// retry repeats the edit (same content) and sends the reply then. A service that cannot edit (a Slack incoming webhook) ignores prev and returns the
 // zero Ref. Implementations never retry or sleep: the outbox worker owns retries and pacing. Errors
 // say how to go on (see RetryAfterError, IsPermanent and IsGone) and never contain a credential.
 type Notifier interface {

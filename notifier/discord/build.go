@@ -1,8 +1,10 @@
 // Package discord delivers notifier.Messages to Discord, through webhooks (one shared discordgo
 // session, execute with wait=true, edit with PATCH) or through a bot token in a channel. Build turns
 // the neutral message into one embed within Discord's documented limits; every untrusted string is
-// markdown-escaped, and every post and edit carries allowed_mentions with no parse types, so nothing
-// can ping anyone.
+// markdown-escaped, and every request carries allowed_mentions with no parse types that lists only
+// the users and roles of the message's Mentions (built from the rules' mention= tokens), so nothing
+// else can ping anyone. A failure that edits an earlier message is followed by a reply carrying the
+// mentions (reply.go).
 package discord
 
 import (

@@ -1,7 +1,9 @@
 // Package slack delivers notifier.Messages to Slack, either through a bot token (chat.postMessage and
 // chat.update, so later states edit the first message) or through an incoming webhook (post only).
 // Build turns the neutral message into Block Kit within Slack's documented limits, escaping every
-// untrusted string so that it can neither ping anyone nor make a link.
+// untrusted string so that it can neither ping anyone nor make a link; only the Mentions of a
+// message (built from the rules' mention= tokens, mention.go) become mention markup. A failure that
+// edits an earlier message is followed by a thread reply, broadcast to the channel, carrying them.
 package slack
 
 import (
