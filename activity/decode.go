@@ -89,7 +89,7 @@ func checkObject(body []byte) error {
 	}
 	if kind := jsonKind(trimmed[0]); kind != "object" {
 		if kind == "" || !jsontext.Value(body).IsValid(jsontext.AllowInvalidUTF8(true)) {
-			return &DecodeError{Reason: "body is not JSON"}
+			return &DecodeError{Reason: notJSONReason(trimmed)}
 		}
 		return &DecodeError{Reason: "body is a JSON " + kind + ", want an object"}
 	}

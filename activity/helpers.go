@@ -1,6 +1,7 @@
 package activity
 
 import (
+	"bytes"
 	"net/url"
 	"slices"
 	"strings"
@@ -223,4 +224,19 @@ func (c Commit) Subject() string {
 
 func sortRoutes(routes []Route) {
 	slices.SortFunc(routes, func(x, y Route) int { return strings.Compare(x.URL, y.URL) })
+}
+
+// notJSONReason says what a body that is not JSON looks like instead, when it is a common mistake of a
+// client (a compressed body, a form upload), so that the 400 says what to send; else "body is not JSON".
+func notJSONReason(b []byte) string {
+	head := b[:min(len(b), 1024)]
+	switch {
+	case bytes.HasPrefix(head, []byte{0x1f, 0x8b}):
+		return "body is not JSON but gzip-compressed; send plain JSON (no Content-Encoding: gzip)"
+	case bytes.HasPrefix(head, []byte("--")) && bytes.Contains(bytes.ToLower(head), []byte("content-disposition: form-data")):
+		return "body is not JSON but multipart/form-data; send the activity JSON itself as the body (curl --data-binary @file.json, not -F)"
+	case bytes.HasPrefix(head, []byte("payload=")) || bytes.HasPrefix(head, []byte("%7B")) || bytes.HasPrefix(head, []byte("%7b")):
+		return "body is not JSON but form-encoded; send the activity JSON itself as the body (curl --data-binary @file.json)"
+	}
+	return "body is not JSON"
 }

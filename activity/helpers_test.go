@@ -1,6 +1,8 @@
 package activity_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"slices"
 	"strings"
 	"testing"
@@ -352,5 +354,29 @@ func TestCommitShortAndSubject(t *testing.T) {
 		if got := tt.commit.Subject(); got != tt.wantSubject {
 			t.Errorf("Commit{Message: %q}.Subject() = %q, want %q", tt.commit.Message, got, tt.wantSubject)
 		}
+	}
+}
+
+func TestDecodeSaysWhatANonJSONBodyIs(t *testing.T) {
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte(`{"id":"a","type":"environment.push","project":"p"}`))
+	zw.Close()
+	multipart := "--X\r\nContent-Disposition: form-data; name=\"file\"; filename=\"push.json\"\r\n\r\n{}\r\n--X--\r\n"
+	tests := []struct {
+		name, body, want string
+	}{
+		{"gzip", gz.String(), "not an activity: body is not JSON but gzip-compressed; send plain JSON (no Content-Encoding: gzip)"},
+		{"multipart", multipart, "not an activity: body is not JSON but multipart/form-data; send the activity JSON itself as the body (curl --data-binary @file.json, not -F)"},
+		{"form", "payload=%7B%22id%22%7D", "not an activity: body is not JSON but form-encoded; send the activity JSON itself as the body (curl --data-binary @file.json)"},
+		{"text", "hello", "not an activity: body is not JSON"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := activity.Decode([]byte(tt.body))
+			if err == nil || err.Error() != tt.want {
+				t.Errorf("Decode() error = %v, want %s", err, tt.want)
+			}
+		})
 	}
 }

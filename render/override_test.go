@@ -202,12 +202,12 @@ func TestOverrideErrors(t *testing.T) {
 		{
 			name:  "misspelt field names the set, the file and a fixture",
 			files: map[string]string{"environment.cron.tmpl": `{{define "title"}}{{.Enviroment.Name}}{{end}}`},
-			want:  []string{`template set "default"`, "type environment.cron", "fixture ", "environment.cron.tmpl", "Enviroment"},
+			want:  []string{`template set "default"`, "type environment.cron", "sample ", "environment.cron.tmpl", "Enviroment"},
 		},
 		{
 			name:  "misspelt field on the failure path names the failure fixture",
 			files: map[string]string{"compact/_x.tmpl": `{{define "text"}}{{if eq .Status "failure"}}{{.Nope}}{{end}}ok{{end}}`},
-			want:  []string{`template set "compact"`, "fixture push-failure", "Nope"},
+			want:  []string{`template set "compact"`, "sample push-failure", "Nope"},
 		},
 		{
 			name:  "text outside define",

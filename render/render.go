@@ -37,8 +37,8 @@
 // # Checks
 //
 // Templates run with missingkey=error on the typed Data, so a misspelt field is an execution error.
-// New and Check execute every template of every set against every fixture of package
-// internal/fixture and fail with an error naming the file, the set and the fixture.
+// New and Check execute every template of every set against every small sample of package
+// internal/fixture/sample and fail with an error naming the file, the set and the sample.
 package render
 
 import (
@@ -57,7 +57,7 @@ import (
 	"text/template/parse"
 
 	"github.com/activitybridge/activitybridge/activity"
-	"github.com/activitybridge/activitybridge/internal/fixture"
+	samples "github.com/activitybridge/activitybridge/internal/fixture/sample"
 	"github.com/activitybridge/activitybridge/notifier"
 	"github.com/activitybridge/activitybridge/templates"
 )
@@ -126,7 +126,7 @@ func (f *source) shared() bool { return strings.HasPrefix(f.name, "_") }
 func (f *source) id() string   { return f.set + "/" + f.name }
 
 // New loads the embedded templates and those of opts.Dir, then checks them (see Check). Any error
-// names the file, and for execution errors the set and the fixture.
+// names the file, and for execution errors the set and the sample.
 func New(opts Options) (*Renderer, error) {
 	files, err := embeddedFiles()
 	if err != nil {
@@ -201,22 +201,22 @@ func (r *Renderer) set(name string) (*tmplSet, error) {
 }
 
 // Check executes every template of every set (each type file and the fallback) against every
-// activity fixture of package internal/fixture, and returns the distinct errors, each naming the
-// set, the type file and the fixture. A template that renders an empty title is an error too.
+// small sample activity of package internal/fixture/sample (the full fixtures stay out of the binary),
+// and returns the distinct errors, each naming the set, the type file and the sample. A template that renders an empty title is an error too.
 func (r *Renderer) Check() error {
 	type sample struct {
 		name string
 		data *Data
 	}
-	var samples []sample
+	var smps []sample
 	var errs []error
-	for _, name := range fixture.Activities() {
-		a, err := activity.Decode(fixture.Bytes(name))
+	for _, name := range samples.Names() {
+		a, err := activity.Decode(samples.Bytes(name))
 		if err != nil {
-			errs = append(errs, fmt.Errorf("fixture %s: %w", name, err))
+			errs = append(errs, fmt.Errorf("sample %s: %w", name, err))
 			continue
 		}
-		samples = append(samples, sample{name, newData(a, r.consoleURL)})
+		smps = append(smps, sample{name, newData(a, r.consoleURL)})
 	}
 	seen := map[string]bool{}
 	sets := r.Sets() // default first: an error in its files shows up there, not in a set built on it
@@ -229,7 +229,7 @@ func (r *Renderer) Check() error {
 			if key != "" {
 				t, what = s.types[key], "type "+key
 			}
-			for _, smp := range samples {
+			for _, smp := range smps {
 				msg, err := execute(t, smp.data)
 				if err == nil && msg.Title == "" {
 					err = errors.New(`"title" renders empty`)
@@ -238,7 +238,7 @@ func (r *Renderer) Check() error {
 					continue
 				}
 				seen[err.Error()] = true
-				errs = append(errs, fmt.Errorf("template set %q, %s, fixture %s: %w", setName, what, smp.name, err))
+				errs = append(errs, fmt.Errorf("template set %q, %s, sample %s: %w", setName, what, smp.name, err))
 			}
 		}
 	}

@@ -11,7 +11,8 @@ import (
 )
 
 func routesCmd(args []string, stdout io.Writer) error {
-	fs := newFlags("routes", stdout)
+	fs := newFlags("routes", `activitybridge routes --project P --environment E [--type T] [--state S] [--result R] [--envtype X]
+explain which BRIDGE_ROUTES rule matches an activity and where it goes, without sending anything`)
 	project := fs.String("project", "", "project ID (required)")
 	env := fs.String("environment", "", "environment name (required)")
 	typ := fs.String("type", "environment.push", "activity type")
@@ -48,7 +49,7 @@ func routesCmd(args []string, stdout io.Writer) error {
 		if s.Matched {
 			mark = "MATCH"
 		}
-		fmt.Fprintf(tw, "  line %d\t%s\t%s\t%s\n", s.Rule.Line, mark, strings.TrimSpace(s.Rule.Source), s.Why)
+		fmt.Fprintf(tw, "  line %d\t%s\t%s\t%s\n", s.Rule.Line, mark, strings.Join(strings.Fields(s.Rule.Source), " "), s.Why)
 	}
 	tw.Flush()
 	if len(targets) == 0 {

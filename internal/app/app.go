@@ -74,7 +74,7 @@ func New(cfg *config.Config, log zerolog.Logger, stdout io.Writer) (*App, error)
 		a.store = outbox.NewMemory()
 	default:
 		if a.store, err = outbox.OpenBolt(filepath.Join(cfg.DataDir, outbox.DefaultFileName)); err != nil {
-			return nil, fmt.Errorf("store: %w", err)
+			return nil, config.DataDirError(cfg.DataDir, err)
 		}
 	}
 	a.worker = outbox.NewWorker(a.store, a.resolve, log, a.registry,
@@ -84,16 +84,7 @@ func New(cfg *config.Config, log zerolog.Logger, stdout io.Writer) (*App, error)
 
 // checkSets makes sure every template set a route names exists, so a typo fails at start-up.
 func (a *App) checkSets() error {
-	known := map[string]bool{}
-	for _, s := range a.renderer.Sets() {
-		known[s] = true
-	}
-	for _, t := range a.table.Targets() {
-		if !known[t.Set] {
-			return fmt.Errorf("BRIDGE_ROUTES: target %s names template set %q, which does not exist; sets: %v", t, t.Set, a.renderer.Sets())
-		}
-	}
-	return nil
+	return a.table.CheckSets(a.renderer.Sets())
 }
 
 func buildNotifiers(cfg *config.Config, table *route.Table, stdout io.Writer) (map[string]notifier.Notifier, error) {
@@ -179,7 +170,7 @@ func (a *App) Accept(ctx context.Context, body []byte) (string, int, error) {
 	}
 	targets := a.table.Match(facts)
 	if len(targets) == 0 {
-		return act.ID, 0, nil
+		return act.ID, 0, receiver.ErrUnmatched
 	}
 	now := time.Now()
 	bySet := map[string]notifier.Message{}
@@ -205,9 +196,10 @@ func (a *App) Accept(ctx context.Context, body []byte) (string, int, error) {
 	if err != nil {
 		return act.ID, 0, fmt.Errorf("%w: %w", receiver.ErrUnavailable, err)
 	}
-	if queued > 0 {
-		a.worker.Notify()
+	if queued == 0 {
+		return act.ID, 0, receiver.ErrDuplicate
 	}
+	a.worker.Notify()
 	return act.ID, queued, nil
 }
 
