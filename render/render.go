@@ -310,7 +310,8 @@ func execute(t *template.Template, d *Data) (notifier.Message, error) {
 	}
 	for _, r := range recs {
 		l := notifier.Link{Label: oneLine(r.name), URL: strings.TrimSpace(r.value)}
-		if l.Label != "" && l.URL != "" {
+		// No fact twice: a link to where a field already links (Open site and the Live field) is dropped.
+		if l.Label != "" && l.URL != "" && !slices.ContainsFunc(msg.Fields, func(f notifier.Field) bool { return f.URL == l.URL }) {
 			msg.Links = append(msg.Links, l)
 		}
 	}

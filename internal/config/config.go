@@ -24,6 +24,7 @@ import (
 	"github.com/kelseyhightower/envconfig"
 	"github.com/rs/zerolog"
 
+	"github.com/activitybridge/activitybridge/activity"
 	"github.com/activitybridge/activitybridge/internal/route"
 )
 
@@ -82,7 +83,9 @@ type Config struct {
 	LogLevel string `split_words:"true" default:"info"`
 	// LogFormat is json, console or auto.
 	LogFormat string `split_words:"true" default:"auto"`
-	// PublicConsoleURL is the base of "view activity" links, without a trailing "/".
+	// PublicConsoleURL is the console of "view activity" links: a URL, and PROJECT=URL entries for
+	// projects with a console of their own, comma-separated (see activity.ConsoleBase); the platform a
+	// body shows picks Platform.sh's or Upsun's console while the URL is one of theirs.
 	PublicConsoleURL string `split_words:"true" default:"https://console.platform.sh"`
 
 	// Table is Routes parsed; Load fills it.
@@ -272,7 +275,6 @@ func (c *Config) validate(keys map[string]string, failed map[string]bool) []erro
 	}{
 		{"SlackAPIUrl", &c.SlackAPIUrl, "https://slack.com/api/", true},
 		{"DiscordAPIUrl", &c.DiscordAPIUrl, "https://discord.com/api/", true},
-		{"PublicConsoleURL", &c.PublicConsoleURL, "https://console.platform.sh", false},
 	} {
 		parsed, err := url.Parse(*u.p)
 		if err != nil || (parsed.Scheme != "http" && parsed.Scheme != "https") || parsed.Host == "" {
@@ -284,6 +286,11 @@ func (c *Config) validate(keys map[string]string, failed map[string]bool) []erro
 		} else if !u.slash {
 			*u.p = strings.TrimRight(*u.p, "/")
 		}
+	}
+	if consoles, err := activity.ParseConsoles(c.PublicConsoleURL); err != nil {
+		bad("PublicConsoleURL", "%s", err)
+	} else {
+		c.PublicConsoleURL = consoles
 	}
 	switch c.Store {
 	case "bolt":
