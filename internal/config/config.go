@@ -32,7 +32,7 @@ import (
 const Prefix = "BRIDGE"
 
 // Config is the effective configuration. Field names give the variable names (envconfig split_words:
-// SharedKey is BRIDGE_SHARED_KEY); see .env.example and DESIGN.md for each.
+// SharedKey is BRIDGE_SHARED_KEY); see .env.example and the README for each.
 type Config struct {
 	// Listen is the webhook listener's host:port.
 	Listen string `split_words:"true" default:":8080"`

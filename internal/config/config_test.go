@@ -534,7 +534,7 @@ func TestEnvExample(t *testing.T) {
 }
 
 func TestKeysMatchDesign(t *testing.T) {
-	// The variable names are a contract (DESIGN.md): a renamed field must not rename a variable.
+	// The variable names are a contract (README.md, .env.example): a renamed field must not rename a variable.
 	want := []string{
 		"BRIDGE_LISTEN", "BRIDGE_SHARED_KEY", "BRIDGE_PATH_TOKEN", "BRIDGE_MAX_BODY", "BRIDGE_ROUTES",
 		"BRIDGE_SLACK_TOKEN", "BRIDGE_SLACK_WEBHOOKS", "BRIDGE_DISCORD_WEBHOOKS", "BRIDGE_DISCORD_TOKEN",
