@@ -20,7 +20,7 @@ import (
 // sendCmd posts an activity to a running bridge the way Platform.sh does: signed with BRIDGE_SHARED_KEY
 // and sent to the path token's URL when those are set. It prints the request and the answer.
 func sendCmd(args []string, stdin io.Reader, stdout io.Writer) error {
-	fs := newFlags("send", `activitybridge send [--url URL] [--id ID] [FILE | - | --sample NAME]
+	fs := newFlags("send", `activitybridge send [--url URL] [--id ID] [--project ID] [FILE | - | --sample NAME]
 post an activity to a running bridge, as Platform.sh would: signed with BRIDGE_SHARED_KEY (or
 BRIDGE_SHARED_KEY_FILE) and sent to /webhook/$BRIDGE_PATH_TOKEN when those are set; print the answer.
 Without FILE it sends a small sample push; a sample gets a fresh activity id each time (so each send
@@ -29,6 +29,7 @@ Samples: `+strings.Join(sample.Names(), ", "))
 	target := fs.String("url", "", "the bridge's webhook URL (default http://127.0.0.1:PORT/webhook, PORT from $BRIDGE_LISTEN, plus /$BRIDGE_PATH_TOKEN)")
 	name := fs.String("sample", "", "send this embedded sample instead of a file (default "+sample.Default+")")
 	id := fs.String("id", "", "set the activity id (e.g. to send several states of one activity)")
+	project := fs.String("project", "", "set the project ID (the samples' is abcdefgh1234567), so that your routes pick it")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -56,8 +57,8 @@ Samples: `+strings.Join(sample.Names(), ", "))
 			*id = fmt.Sprintf("send-%d", time.Now().UnixNano())
 		}
 	}
-	if *id != "" {
-		b, err := withID(body, *id)
+	if *id != "" || *project != "" {
+		b, err := withFields(body, map[string]string{"id": *id, "project": *project})
 		if err != nil {
 			return fmt.Errorf("%s: %w", what, err)
 		}
@@ -100,13 +101,18 @@ Samples: `+strings.Join(sample.Names(), ", "))
 	return nil
 }
 
-// withID returns the JSON object body with its top-level id set to id.
-func withID(body []byte, id string) ([]byte, error) {
+// withFields returns the JSON object body with the top-level string members of set (those not empty)
+// replaced.
+func withFields(body []byte, set map[string]string) ([]byte, error) {
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(body, &obj); err != nil {
-		return nil, fmt.Errorf("cannot set its id: %w", err)
+		return nil, fmt.Errorf("cannot set its id or project: %w", err)
 	}
-	obj["id"], _ = json.Marshal(id)
+	for k, v := range set {
+		if v != "" {
+			obj[k], _ = json.Marshal(v)
+		}
+	}
 	return json.Marshal(obj)
 }
 

@@ -58,6 +58,11 @@ func TestSendSignedTestActivity(t *testing.T) {
 	if code, out, _ := runSend(t, b, file); code != 0 || !strings.Contains(out, `200 OK {"activity":"`) || !strings.Contains(out, `"queued":0,"reason":"duplicate"}`) {
 		t.Errorf("file again: exit %d, %s", code, out)
 	}
+	// --project makes the sample one of the user's projects: the notice names it.
+	if code, out, _ := runSend(t, b, "--project", "zzzzzzzzzzzzzzz"); code != 0 || !strings.Contains(out, `"queued":1`) {
+		t.Errorf("--project: exit %d, %s", code, out)
+	}
+	waitFor(t, 10e9, "the notice of project zzzzzzzzzzzzzzz", func() bool { return strings.Contains(b.stdout.String(), "zzzzzzzzzzzzzzz") })
 	// No rule for feature-x: unmatched.
 	if code, out, _ := runSend(t, b, "--sample", "branch"); code != 0 || !strings.Contains(out, `"queued":0,"reason":"unmatched"}`) {
 		t.Errorf("unrouted sample: exit %d, %s", code, out)
@@ -65,7 +70,7 @@ func TestSendSignedTestActivity(t *testing.T) {
 
 	_, metrics := b.get("/metrics")
 	for _, want := range []string{
-		`activitybridge_webhooks_received_total{outcome="accepted"} 3`,
+		`activitybridge_webhooks_received_total{outcome="accepted"} 4`,
 		`activitybridge_webhooks_received_total{outcome="duplicate"} 1`,
 		`activitybridge_webhooks_received_total{outcome="unmatched"} 1`,
 	} {
