@@ -3,8 +3,11 @@ package main
 import (
 	"bytes"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/activitybridge/activitybridge/internal/route"
 )
 
 func TestEverySubcommandPrintsItsUsage(t *testing.T) {
@@ -86,5 +89,69 @@ func TestBinaryCarriesNoTestPayloads(t *testing.T) {
 		if bytes.Contains(bin, chunk) {
 			t.Errorf("the binary embeds fixture %s", name)
 		}
+	}
+}
+
+// TestExampleRoutesPutContinueFirst: the routing examples of .env.example and the chart's values comments
+// send a failed deploy of main to the failure channel too, and have no rule that can never match.
+func TestExampleRoutesPutContinueFirst(t *testing.T) {
+	envExample, err := os.ReadFile("../../.env.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	values, err := os.ReadFile("../../charts/activitybridge/values.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var examples []string
+	for _, line := range strings.Split(string(envExample), "\n") {
+		if v, ok := strings.CutPrefix(line, "BRIDGE_ROUTES="); ok {
+			examples = append(examples, strings.Trim(v, `"`))
+		}
+	}
+	// values.yaml: e.g. ["rule", "rule", ...] in the routes comment.
+	if _, after, ok := strings.Cut(string(values), `activity says continue and comes first, e.g. [`); ok {
+		list, _, _ := strings.Cut(after, "]")
+		list = strings.NewReplacer("\n# ", " ", "\n#", " ").Replace(list) // comment line breaks
+		var rules []string
+		for _, r := range strings.Split(list, `",`) {
+			rules = append(rules, strings.Trim(strings.TrimSpace(r), `"`))
+		}
+		examples = append(examples, strings.Join(rules, ";"))
+	}
+	if len(examples) != 2 {
+		t.Fatalf("found %d examples, want one in .env.example and one in values.yaml", len(examples))
+	}
+	for _, ex := range examples {
+		tbl, err := route.Parse(ex)
+		if err != nil {
+			t.Fatalf("%q: %v", ex, err)
+		}
+		if s := tbl.Shadowed(); len(s) > 0 {
+			t.Errorf("%q: %s", ex, s[0])
+		}
+		got := tbl.Match(route.Facts{Project: "abcdefgh1234567", Environment: "main", Type: "environment.push", State: "complete", Result: "failure"})
+		if len(got) < 2 || got[0].String() != "slack:C0123ABCD" {
+			t.Errorf("%q: a failure of main goes to %v, want the failure channel first and the others too", ex, got)
+		}
+	}
+}
+
+// TestServeWarnsAndNamesTheDataDir: serve's start-up warns about an endpoint anyone can post to (as check
+// does), and a data folder it cannot use is named by its variable, with the path once.
+func TestServeWarnsAndNamesTheDataDir(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "not-a-folder")
+	os.WriteFile(file, nil, 0o600)
+	code, _, errOut := runCLI(t, map[string]string{"BRIDGE_DATA_DIR": file, "BRIDGE_LOG_FORMAT": "json", "BRIDGE_LISTEN": "127.0.0.1:0"}, "", "serve")
+	if code != 1 {
+		t.Fatalf("exit %d, want 1: %s", code, errOut)
+	}
+	if !strings.Contains(errOut, "accepts unsigned requests from anyone who can reach it") {
+		t.Errorf("no warning about the open endpoint:\n%s", errOut)
+	}
+	last := errOut[strings.LastIndex(strings.TrimSuffix(errOut, "\n"), "\n")+1:]
+	want := "activitybridge serve: BRIDGE_DATA_DIR: cannot create the folder " + file + ": not a directory; set BRIDGE_DATA_DIR to a folder the service can create and write, e.g. ./data\n"
+	if last != want {
+		t.Errorf("last line\n%s\nwant\n%s", last, want)
 	}
 }
