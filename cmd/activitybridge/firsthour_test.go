@@ -155,3 +155,15 @@ func TestServeWarnsAndNamesTheDataDir(t *testing.T) {
 		t.Errorf("last line\n%s\nwant\n%s", last, want)
 	}
 }
+
+func TestTopLevelHelp(t *testing.T) {
+	for _, args := range [][]string{{"--help"}, {"-h"}, {"help"}} {
+		code, out, _ := runCLI(t, nil, "", args...)
+		if code != 0 || !strings.Contains(out, "activitybridge send [--url URL]") || !strings.Contains(out, "deadletters [--json] list|replay") {
+			t.Errorf("%v: exit %d, %q; want the program's usage", args, code, out)
+		}
+	}
+	if code, out, _ := runCLI(t, nil, "", "--version"); code != 0 || !strings.HasPrefix(out, "activitybridge ") {
+		t.Errorf("--version: exit %d, %q", code, out)
+	}
+}

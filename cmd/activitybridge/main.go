@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 )
@@ -48,6 +49,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	cmd := "serve"
 	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
 		cmd, args = args[0], args[1:]
+	} else if len(args) == 1 && slices.Contains([]string{"-h", "--help", "-help", "--version", "-version"}, args[0]) {
+		cmd, args = args[0], nil // the program's help and version, not serve's
 	}
 	var err error
 	switch cmd {
