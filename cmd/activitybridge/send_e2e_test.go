@@ -85,6 +85,12 @@ func TestSendSignedTestActivity(t *testing.T) {
 		}
 	}
 
+	// A compressed body gets a 400 that says so.
+	gz := []byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3}
+	if code, ans := b.post("/webhook/"+token, gz, "change-me-to-the-integrations-shared-key"); code != 400 || !strings.Contains(ans, "gzip-compressed; send plain JSON") {
+		t.Errorf("gzip body: %d %s", code, ans)
+	}
+
 	// Without the key, the bridge refuses, and send says so with a non-zero exit.
 	cmd := exec.Command(binPath, "send", "--url", b.url+"/webhook/"+token)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
