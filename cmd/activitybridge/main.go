@@ -108,16 +108,18 @@ func trimUsage(err error) string {
 
 // newFlags returns a flag set for the subcommand name that reports errors instead of exiting. synopsis is
 // the first lines of its help: the command line and what it does.
-func newFlags(name, synopsis string) *flag.FlagSet {
+func newFlags(name, synopsis string) *cmdFlags {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
-	synopses[fs] = synopsis
-	return fs
+	return &cmdFlags{FlagSet: fs, synopsis: synopsis}
 }
 
-// synopses holds each flag set's synopsis for its help text.
-var synopses = map[*flag.FlagSet]string{}
+// cmdFlags is a subcommand's flag set and the synopsis its help starts with.
+type cmdFlags struct {
+	*flag.FlagSet
+	synopsis string
+}
 
 // helpError carries a subcommand's help: asked (--help) is printed to stdout with exit 0; otherwise (a
 // bad flag) the error line and the help go to stderr with exit 2.
@@ -131,9 +133,9 @@ func (e *helpError) Error() string { return e.err.Error() }
 func (e *helpError) Unwrap() error { return e.err }
 
 // helpText is the synopsis and the flags of fs.
-func helpText(fs *flag.FlagSet) string {
+func helpText(fs *cmdFlags) string {
 	var b strings.Builder
-	b.WriteString("Usage:\n  " + strings.ReplaceAll(strings.TrimSpace(synopses[fs]), "\n", "\n  ") + "\n")
+	b.WriteString("Usage:\n  " + strings.ReplaceAll(strings.TrimSpace(fs.synopsis), "\n", "\n  ") + "\n")
 	n := 0
 	fs.VisitAll(func(*flag.Flag) { n++ })
 	if n > 0 {
@@ -147,7 +149,7 @@ func helpText(fs *flag.FlagSet) string {
 
 // parseFlags parses args, flags before or after the positional arguments (`deadletters list --json`),
 // and turns --help into the command's help and a bad flag into a usage error carrying it.
-func parseFlags(fs *flag.FlagSet, args []string) error {
+func parseFlags(fs *cmdFlags, args []string) error {
 	if err := fs.Parse(reorder(fs, args)); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return &helpError{err: err, text: helpText(fs), asked: true}
@@ -160,7 +162,7 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 // reorder moves flags before positional arguments so that `render FILE --target discord` and
 // `deadletters list --json` work too. A flag that is not boolean takes the next argument as its value
 // unless written --name=value.
-func reorder(fs *flag.FlagSet, args []string) []string {
+func reorder(fs *cmdFlags, args []string) []string {
 	var flags, pos []string
 	for i := 0; i < len(args); i++ {
 		switch a := args[i]; {
@@ -183,7 +185,7 @@ func reorder(fs *flag.FlagSet, args []string) []string {
 	return append(flags, pos...)
 }
 
-func isBoolFlag(fs *flag.FlagSet, name string) bool {
+func isBoolFlag(fs *cmdFlags, name string) bool {
 	f := fs.Lookup(name)
 	if f == nil {
 		return name == "h" || name == "help"

@@ -21,8 +21,8 @@ func renderCmd(args []string, stdin io.Reader, stdout io.Writer) error {
 print exactly what would be sent for an activity body (FILE, or - for standard input)`)
 	target := fs.String("target", "slack", "what to print: slack (Block Kit JSON), discord (webhook JSON) or console (text)")
 	set := fs.String("template", "default", "template set, e.g. default or compact")
-	dir := fs.String("templates-dir", os.Getenv("BRIDGE_TEMPLATES_DIR"), "folder of .tmpl overrides (default $BRIDGE_TEMPLATES_DIR)")
-	consoleURL := fs.String("console-url", envOr("BRIDGE_PUBLIC_CONSOLE_URL", "https://console.platform.sh"), "console of the View activity link: a URL, or PROJECT=URL entries (default $BRIDGE_PUBLIC_CONSOLE_URL)")
+	dir := fs.String("templates-dir", os.Getenv("BRIDGE_TEMPLATES_DIR"), "folder of .tmpl overrides (from $BRIDGE_TEMPLATES_DIR)")
+	consoleURL := fs.String("console-url", envOr("BRIDGE_PUBLIC_CONSOLE_URL", "https://console.platform.sh"), "console of the View activity link: a URL, or PROJECT=URL entries (from $BRIDGE_PUBLIC_CONSOLE_URL)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

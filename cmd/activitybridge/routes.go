@@ -19,7 +19,7 @@ explain which BRIDGE_ROUTES rule matches an activity and where it goes, without 
 	state := fs.String("state", "complete", "activity state")
 	result := fs.String("result", "success", "activity result: success, failure or none")
 	envType := fs.String("envtype", "", "environment type: production, staging or development")
-	rules := fs.String("routes", os.Getenv("BRIDGE_ROUTES"), "routing rules (default $BRIDGE_ROUTES)")
+	rules := fs.String("routes", os.Getenv("BRIDGE_ROUTES"), "routing rules (from $BRIDGE_ROUTES)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
