@@ -173,3 +173,24 @@ func TestCheckSets(t *testing.T) {
 		t.Errorf("CheckSets() = %v\nwant %s", err, want)
 	}
 }
+
+// FuzzShadowedIsSound: whenever an earlier rule is said to cover a later one, every activity the later rule
+// matches is matched by the earlier one too (so a shadow warning is never false).
+func FuzzShadowedIsSound(f *testing.F) {
+	f.Add("a*", "*", "ab*", "main", "", "states=complete", "ab", "main", "environment.push", "complete", "failure", "production")
+	f.Add("*", "*-staging", "x", "eu*-staging", "results=failure", "", "x", "eu-staging", "environment.redeploy", "pending", "", "")
+	f.Add("[a-c]*", "ma?n", "abc", "main", "events=environment.*", "events=environment.push", "abc", "main", "environment.push", "complete", "success", "staging")
+	f.Fuzz(func(t *testing.T, projA, envA, projB, envB, filtersA, filtersB, project, env, typ, state, result, envType string) {
+		a, errA := parseRule(projA + "/" + envA + " " + filtersA + " -> console")
+		b, errB := parseRule(projB + "/" + envB + " " + filtersB + " -> console")
+		if errA != nil || errB != nil || strings.ContainsAny(projA+envA+projB+envB+filtersA+filtersB, ";\n->") || !a.covers(b) {
+			return
+		}
+		facts := Facts{Project: project, Environment: env, Type: typ, State: state, Result: result, EnvType: envType}
+		if okB, _ := b.match(facts); okB {
+			if okA, _ := a.match(facts); !okA {
+				t.Fatalf("%q said to cover %q, but %+v matches only the later", a.Source, b.Source, facts)
+			}
+		}
+	})
+}
