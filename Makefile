@@ -4,8 +4,8 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
 .PHONY: run test build unit fuzz lint chart benchmarks bench load golden
 
-run: ## run the service with whatever BRIDGE_* is set (none: serve :8080, print notices to the console)
-	$(GO) run ./cmd/activitybridge
+run: ## run the service with .env (when it exists) and whatever BRIDGE_* is set (none: serve :8080, print notices to the console)
+	@if [ -f .env ]; then echo "make run: reading .env"; set -a; . ./.env; set +a; fi; $(GO) run ./cmd/activitybridge
 
 test: ## everything CI checks: format, vet, staticcheck, race tests, short fuzzing, the Helm chart
 	bash scripts/test.sh

@@ -80,6 +80,8 @@ type Activity struct {
 	// consoleOrg is "<console host>\x00<organization URL name>" when the body reveals the
 	// organization's name in the console (see ConsoleURL).
 	consoleOrg string
+	// consoleHost is the host of the subscription's management URI, a console (see Console).
+	consoleHost string
 }
 
 // Parameters holds the activity parameters the helpers and templates use. Their contents differ by

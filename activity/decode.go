@@ -89,7 +89,7 @@ func checkObject(body []byte) error {
 	}
 	if kind := jsonKind(trimmed[0]); kind != "object" {
 		if kind == "" || !jsontext.Value(body).IsValid(jsontext.AllowInvalidUTF8(true)) {
-			return &DecodeError{Reason: "body is not JSON"}
+			return &DecodeError{Reason: notJSONReason(trimmed)}
 		}
 		return &DecodeError{Reason: "body is a JSON " + kind + ", want an object"}
 	}
@@ -516,6 +516,7 @@ func (w *wireActivity) activity() *Activity {
 	if p := w.Payload; p != nil {
 		a.Payload = p.payload()
 		a.consoleOrg = orgSlug(p)
+		a.consoleHost = managementHost(p)
 	}
 	return a
 }
@@ -566,6 +567,21 @@ func (p *wirePayload) payload() Payload {
 		out.Domain = &Named{Name: d.Name.s}
 	}
 	return out
+}
+
+// managementHost is the host of the subscription_management_uri: the console of the project's platform.
+func managementHost(p *wirePayload) string {
+	var uri string
+	if p.Project != nil {
+		uri = p.Project.Subscription.ManagementURI.s
+	}
+	if uri == "" && p.Deployment != nil {
+		uri = p.Deployment.Subscription.ManagementURI.s
+	}
+	if u, err := url.Parse(uri); err == nil {
+		return u.Host
+	}
+	return ""
 }
 
 // orgSlug finds the organization's URL name in a subscription_management_uri of the form

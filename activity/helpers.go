@@ -1,6 +1,9 @@
 package activity
 
 import (
+	"bytes"
+	"errors"
+	"fmt"
 	"net/url"
 	"slices"
 	"strings"
@@ -23,13 +26,20 @@ func (a *Activity) EnvironmentName() string {
 }
 
 // EnvironmentType returns "production", "staging", "development" or "" when the body does not say:
-// payload.environment.type, else deployment.environment_info.environment_type.
+// payload.environment.type, else deployment.environment_info.environment_type, else "production" for
+// the project's main environment (payload.environment.is_main): the older payloads (2015, 2017) carry no
+// environment type, and their main environment is the production one. No payload names the project's
+// default branch, so is_main is the only sign of it.
 func (a *Activity) EnvironmentType() string {
-	if e := a.Payload.Environment; e != nil && e.Type != "" {
+	e := a.Payload.Environment
+	if e != nil && e.Type != "" {
 		return e.Type
 	}
-	if d := a.Payload.Deployment; d != nil {
+	if d := a.Payload.Deployment; d != nil && d.EnvironmentType != "" {
 		return d.EnvironmentType
+	}
+	if e != nil && e.IsMain && (e.Name == "" || e.Name == a.EnvironmentName()) {
+		return "production"
 	}
 	return ""
 }
@@ -180,20 +190,125 @@ func (a *Activity) Time() time.Time {
 	return time.Time{}
 }
 
-// ConsoleURL returns a link to this activity's log in the web console at base (for example
-// https://console.platform.sh, from BRIDGE_PUBLIC_CONSOLE_URL).
+// The web consoles of the platforms the bridge serves. SymfonyCloud projects are Platform.sh projects
+// (the Symfony CLI's cloud: commands wrap the Platform.sh CLI), so they use the Platform.sh console.
+const (
+	PlatformshConsole = "https://console.platform.sh"
+	UpsunConsole      = "https://console.upsun.com"
+)
+
+// Console returns the console of the platform the body shows it comes from, or "" when it does not
+// tell: the host of the subscription's management URI (console.upsun.com, console.platform.sh), else the
+// hosts of the deployment's routes: *.upsunapp.com is Upsun, *.platform.sh is Platform.sh (Upsun serves
+// no site there). platformsh.site and tst.site are used by both, and the region (eu-3.platform.sh) too,
+// so they tell nothing.
+func (a *Activity) Console() string {
+	switch {
+	case strings.EqualFold(a.consoleHost, "console.upsun.com"):
+		return UpsunConsole
+	case strings.EqualFold(a.consoleHost, "console.platform.sh"):
+		return PlatformshConsole
+	}
+	if d := a.Payload.Deployment; d != nil {
+		for _, r := range d.Routes {
+			u, err := url.Parse(r.URL)
+			if err != nil {
+				continue
+			}
+			switch host := strings.ToLower(u.Hostname()); {
+			case strings.HasSuffix(host, ".upsunapp.com"):
+				return UpsunConsole
+			case strings.HasSuffix(host, ".platform.sh"):
+				return PlatformshConsole
+			}
+		}
+	}
+	return ""
+}
+
+// ConsoleBase picks the console for this activity from consoles, the value of BRIDGE_PUBLIC_CONSOLE_URL:
+// comma-separated entries, each either PROJECT=URL (that project's console, whatever its body shows) or
+// a URL (default https://console.platform.sh). The order of choice: the project's own entry; then, when
+// the plain URL is one of the platforms' consoles (console.platform.sh, console.upsun.com), the console
+// the body shows (see Console), so that one bridge serves Platform.sh, Upsun and SymfonyCloud projects
+// alike; then the plain URL. A plain URL on any other host (a proxy, a white-label console) is used for
+// every project without an entry. See ParseConsoles for the checks.
+func (a *Activity) ConsoleBase(consoles string) string {
+	def := PlatformshConsole
+	for _, e := range strings.Split(consoles, ",") {
+		e = strings.TrimSpace(e)
+		if id, u, ok := cutProject(e); ok {
+			if id == a.Project {
+				return strings.TrimRight(u, "/")
+			}
+		} else if e != "" {
+			def = e
+		}
+	}
+	def = strings.TrimRight(def, "/")
+	if def == PlatformshConsole || def == UpsunConsole {
+		if c := a.Console(); c != "" {
+			return c
+		}
+	}
+	return def
+}
+
+// cutProject splits a PROJECT=URL entry; ok is false for a plain URL.
+func cutProject(e string) (project, u string, ok bool) {
+	project, u, ok = strings.Cut(e, "=")
+	if !ok || project == "" || strings.ContainsAny(project, ":/") {
+		return "", "", false
+	}
+	return strings.TrimSpace(project), strings.TrimSpace(u), true
+}
+
+// ParseConsoles checks a BRIDGE_PUBLIC_CONSOLE_URL value (see ConsoleBase) and returns it normalised (no
+// spaces, no trailing "/"), or what is wrong with it.
+func ParseConsoles(consoles string) (string, error) {
+	var out []string
+	plain := 0
+	for _, e := range strings.Split(consoles, ",") {
+		e = strings.TrimSpace(e)
+		if e == "" {
+			continue
+		}
+		project, u, isProject := cutProject(e)
+		if !isProject {
+			u = e
+			plain++
+		}
+		parsed, err := url.Parse(u)
+		if err != nil || (parsed.Scheme != "http" && parsed.Scheme != "https") || parsed.Host == "" {
+			return "", fmt.Errorf("%q is not an http(s) URL; use e.g. https://console.platform.sh, or "+
+				"abcdefgh1234567=https://console.upsun.com for one project", u)
+		}
+		u = strings.TrimRight(u, "/")
+		if isProject {
+			u = project + "=" + u
+		}
+		out = append(out, u)
+	}
+	if plain > 1 {
+		return "", errors.New("gives more than one console without a project; give one URL, and PROJECT=URL for the others")
+	}
+	return strings.Join(out, ","), nil
+}
+
+// ConsoleURL returns a link to this activity's log in the web console chosen by ConsoleBase(consoles).
 //
-// The console's own links are scoped by the organization's URL name:
-// <base>/<org>/<project>/<environment>/log/<activity>, or <base>/<org>/<project>/-/log/<activity> for
-// an activity without an environment (forms used by public activity scripts, see
-// /work/shared/reference/platform-webhooks.md §7). A webhook body names the organization only by ID,
-// except that on Upsun the subscription_management_uri starts with the organization's name; when that
-// URI is on the same host as base, that name is used. Otherwise the link uses the project-scoped form
-// <base>/projects/<project>/..., relying on the console resolving a project ID under /projects/
-// (public pages link https://console.upsun.com/projects/<project> as a project's console URL); the
-// deep path after it is not confirmed by any stored source and needs a check against a live console.
-func (a *Activity) ConsoleURL(base string) string {
-	base = strings.TrimRight(base, "/")
+// The console's links are scoped by organization: <base>/<org>/<project>/<environment>/log/<activity>,
+// or <base>/<org>/<project>/-/log/<activity> for an activity without an environment (the form public
+// activity scripts use for Platform.sh and Upsun; see /work/shared/reference/platform-webhooks.md §7).
+// The console accepts the organization's URL name or its ID there (the Upsun CLI prints project URLs as
+// <console>/<organization ID>/<project>). A webhook body names the organization's URL name only on
+// Upsun, as the first part of subscription_management_uri, used when that URI is on the chosen console;
+// else the organization ID of payload.project is used. A body with neither (most pushes carry no
+// payload.project) gets the project-scoped form <base>/projects/<project>/..., relying on the console
+// resolving a project ID under /projects/ (public pages link <console>/projects/<project>); the deep path
+// after it is not confirmed by any stored source.
+func (a *Activity) ConsoleURL(consoles string) string {
+	base := a.ConsoleBase(consoles)
 	env := a.EnvironmentName()
 	if env == "" {
 		env = "-"
@@ -203,6 +318,9 @@ func (a *Activity) ConsoleURL(base string) string {
 		if u, err := url.Parse(base); err == nil && strings.EqualFold(u.Host, host) {
 			return base + "/" + url.PathEscape(org) + "/" + tail
 		}
+	}
+	if p := a.Payload.Project; p != nil && p.Organization != "" {
+		return base + "/" + url.PathEscape(p.Organization) + "/" + tail
 	}
 	return base + "/projects/" + tail
 }
@@ -223,4 +341,19 @@ func (c Commit) Subject() string {
 
 func sortRoutes(routes []Route) {
 	slices.SortFunc(routes, func(x, y Route) int { return strings.Compare(x.URL, y.URL) })
+}
+
+// notJSONReason says what a body that is not JSON looks like instead, when it is a common mistake of a
+// client (a compressed body, a form upload), so that the 400 says what to send; else "body is not JSON".
+func notJSONReason(b []byte) string {
+	head := b[:min(len(b), 1024)]
+	switch {
+	case bytes.HasPrefix(head, []byte{0x1f, 0x8b}):
+		return "body is not JSON but gzip-compressed; send plain JSON (no Content-Encoding: gzip)"
+	case bytes.HasPrefix(head, []byte("--")) && bytes.Contains(bytes.ToLower(head), []byte("content-disposition: form-data")):
+		return "body is not JSON but multipart/form-data; send the activity JSON itself as the body (curl --data-binary @file.json, not -F)"
+	case bytes.HasPrefix(head, []byte("payload=")) || bytes.HasPrefix(head, []byte("%7B")) || bytes.HasPrefix(head, []byte("%7b")):
+		return "body is not JSON but form-encoded; send the activity JSON itself as the body (curl --data-binary @file.json)"
+	}
+	return "body is not JSON"
 }

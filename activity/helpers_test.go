@@ -1,6 +1,8 @@
 package activity_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"slices"
 	"strings"
 	"testing"
@@ -40,7 +42,9 @@ func TestEnvironmentType(t *testing.T) {
 		{"docs push", decode(t, "environment.push"), "production"},
 		{"branch", decode(t, "branch"), "development"},
 		{"synchronize", decode(t, "synchronize"), "staging"},
-		{"2017 push has none", decode(t, "environment.push-2017"), ""},
+		{"2017 push: main environment, so production", decode(t, "environment.push-2017"), "production"},
+		{"no type, not main", &activity.Activity{Environments: []string{"dev"}, Payload: activity.Payload{Environment: &activity.Environment{Name: "dev"}}}, ""},
+		{"no type, main", &activity.Activity{Environments: []string{"master"}, Payload: activity.Payload{Environment: &activity.Environment{Name: "master", IsMain: true}}}, "production"},
 		{"minimal", decode(t, "minimal"), ""},
 		{"deployment only", &activity.Activity{Payload: activity.Payload{Deployment: &activity.Deployment{EnvironmentType: "staging"}}}, "staging"},
 		{"environment wins", &activity.Activity{Payload: activity.Payload{Environment: &activity.Environment{Type: "development"},
@@ -308,6 +312,11 @@ func TestConsoleURL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	upsunRoutes, err := activity.Decode([]byte(`{"id":"a2","type":"environment.push","project":"p2","environments":["main"],
+		"payload":{"deployment":{"routes":{"https://main-bvxea6i-p2.eu-5.upsunapp.com/":{"type":"upstream","primary":true}}}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		a    *activity.Activity
@@ -318,14 +327,21 @@ func TestConsoleURL(t *testing.T) {
 			"https://console.platform.sh/projects/abcdefgh1234567/main/log/a1kz6ffxui7em"},
 		{"base with trailing slash", decode(t, "environment.push"), "https://console.example.com/",
 			"https://console.example.com/projects/abcdefgh1234567/main/log/a1kz6ffxui7em"},
-		{"platform.sh billing URI names no organization", decode(t, "environment.cron"), "https://console.platform.sh",
-			"https://console.platform.sh/projects/abcdefgh1234567/main/log/ypalrypnezbye"},
+		{"platform.sh billing URI names no organization: its ID then", decode(t, "environment.cron"), "https://console.platform.sh",
+			"https://console.platform.sh/01FF4NBNVMMDWP1NVK0G4EGJW0/abcdefgh1234567/main/log/ypalrypnezbye"},
 		{"project activity", decode(t, "domain-create"), "https://console.platform.sh",
 			"https://console.platform.sh/projects/abcdefgh1234567/-/log/l2vj7qqift8px"},
 		{"branch with a slash and markup is escaped", decode(t, "push-hostile"), "https://console.platform.sh",
 			"https://console.platform.sh/projects/abcdefgh1234567/feat%2F@everyone-%3C%21channel%3E-%2Ax%2A/log/q7ao2vvnky3uc"},
 		{"upsun organization from the billing URI", upsun, "https://console.upsun.com", "https://console.upsun.com/acme/p1/main/log/a1"},
-		{"organization only on its own console", upsun, "https://console.platform.sh", "https://console.platform.sh/projects/p1/main/log/a1"},
+		{"the body shows Upsun: its console, whatever the default", upsun, "https://console.platform.sh", "https://console.upsun.com/acme/p1/main/log/a1"},
+		{"organization only on its own console", upsun, "https://console.example.com", "https://console.example.com/projects/p1/main/log/a1"},
+		{"a project's own console wins", upsun, "https://console.upsun.com, p1=https://console.example.com/", "https://console.example.com/projects/p1/main/log/a1"},
+		{"another project's entry does not apply", decode(t, "environment.push-2017"), "abcdefgh1234567=https://console.upsun.com",
+			"https://console.platform.sh/projects/sx-this-is-an-example-value-hu/master/log/774-this-is-an-example-valuexzs4no"},
+		{"upsunapp.com routes: Upsun", upsunRoutes, "", "https://console.upsun.com/projects/p2/main/log/a2"},
+		{"platform.sh routes: Platform.sh", decode(t, "environment.push-2017"), "https://console.upsun.com",
+			"https://console.platform.sh/projects/sx-this-is-an-example-value-hu/master/log/774-this-is-an-example-valuexzs4no"},
 	}
 	for _, tt := range tests {
 		if got := tt.a.ConsoleURL(tt.base); got != tt.want {
@@ -351,6 +367,46 @@ func TestCommitShortAndSubject(t *testing.T) {
 		}
 		if got := tt.commit.Subject(); got != tt.wantSubject {
 			t.Errorf("Commit{Message: %q}.Subject() = %q, want %q", tt.commit.Message, got, tt.wantSubject)
+		}
+	}
+}
+
+func TestDecodeSaysWhatANonJSONBodyIs(t *testing.T) {
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte(`{"id":"a","type":"environment.push","project":"p"}`))
+	zw.Close()
+	multipart := "--X\r\nContent-Disposition: form-data; name=\"file\"; filename=\"push.json\"\r\n\r\n{}\r\n--X--\r\n"
+	tests := []struct {
+		name, body, want string
+	}{
+		{"gzip", gz.String(), "not an activity: body is not JSON but gzip-compressed; send plain JSON (no Content-Encoding: gzip)"},
+		{"multipart", multipart, "not an activity: body is not JSON but multipart/form-data; send the activity JSON itself as the body (curl --data-binary @file.json, not -F)"},
+		{"form", "payload=%7B%22id%22%7D", "not an activity: body is not JSON but form-encoded; send the activity JSON itself as the body (curl --data-binary @file.json)"},
+		{"text", "hello", "not an activity: body is not JSON"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := activity.Decode([]byte(tt.body))
+			if err == nil || err.Error() != tt.want {
+				t.Errorf("Decode() error = %v, want %s", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseConsoles(t *testing.T) {
+	tests := []struct{ in, want, err string }{
+		{"https://console.upsun.com/", "https://console.upsun.com", ""},
+		{"https://console.platform.sh, abcdefgh1234567=https://console.upsun.com/", "https://console.platform.sh,abcdefgh1234567=https://console.upsun.com", ""},
+		{"console.upsun.com", "", `"console.upsun.com" is not an http(s) URL`},
+		{"p=ftp://x", "", `"ftp://x" is not an http(s) URL`},
+		{"https://a.example, https://b.example", "", "more than one console without a project"},
+	}
+	for _, tt := range tests {
+		got, err := activity.ParseConsoles(tt.in)
+		if got != tt.want || (err == nil) != (tt.err == "") || (err != nil && !strings.Contains(err.Error(), tt.err)) {
+			t.Errorf("ParseConsoles(%q) = %q, %v; want %q, %q", tt.in, got, err, tt.want, tt.err)
 		}
 	}
 }

@@ -47,8 +47,12 @@ func funcMap(root **template.Template) template.FuncMap {
 	}
 }
 
-// formatDuration prints d for people: "51 s", "2 min 9 s", "1 h 5 min". Seconds are cut, not rounded: 51.9 s is "51 s".
+// formatDuration prints d for people: "51 s", "2 min 9 s", "1 h 5 min", and "under 1 s" for a positive
+// duration below a second (never "0 s"). Seconds are cut, not rounded: 51.9 s is "51 s".
 func formatDuration(d time.Duration) string {
+	if d > 0 && d < time.Second {
+		return "under 1 s"
+	}
 	d = d.Truncate(time.Second)
 	h, m, s := int(d/time.Hour), int(d%time.Hour/time.Minute), int(d%time.Minute/time.Second)
 	switch {

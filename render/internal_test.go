@@ -75,7 +75,8 @@ func TestFormatDuration(t *testing.T) {
 		want string
 	}{
 		{0, "0 s"},
-		{900 * time.Millisecond, "0 s"},
+		{900 * time.Millisecond, "under 1 s"},
+		{time.Millisecond, "under 1 s"},
 		{51*time.Second + 660*time.Millisecond, "51 s"},
 		{time.Minute, "1 min"},
 		{61 * time.Second, "1 min 1 s"},

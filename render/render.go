@@ -37,8 +37,8 @@
 // # Checks
 //
 // Templates run with missingkey=error on the typed Data, so a misspelt field is an execution error.
-// New and Check execute every template of every set against every fixture of package
-// internal/fixture and fail with an error naming the file, the set and the fixture.
+// New and Check execute every template of every set against every small sample of package
+// internal/fixture/sample and fail with an error naming the file, the set and the sample.
 package render
 
 import (
@@ -57,7 +57,7 @@ import (
 	"text/template/parse"
 
 	"github.com/activitybridge/activitybridge/activity"
-	"github.com/activitybridge/activitybridge/internal/fixture"
+	samples "github.com/activitybridge/activitybridge/internal/fixture/sample"
 	"github.com/activitybridge/activitybridge/notifier"
 	"github.com/activitybridge/activitybridge/templates"
 )
@@ -134,7 +134,7 @@ func (f *source) shared() bool { return strings.HasPrefix(f.name, "_") }
 func (f *source) id() string   { return f.set + "/" + f.name }
 
 // New loads the embedded templates and those of opts.Dir, then checks them (see Check). Any error
-// names the file, and for execution errors the set and the fixture.
+// names the file, and for execution errors the set and the sample.
 func New(opts Options) (*Renderer, error) {
 	files, err := embeddedFiles()
 	if err != nil {
@@ -210,24 +210,24 @@ func (r *Renderer) set(name string) (*tmplSet, error) {
 }
 
 // Check executes every template of every set (each type file and the fallback) against every
-// activity fixture of package internal/fixture, and returns the distinct errors, each naming the
-// set, the type file and the fixture. A template that renders an empty title is an error too.
+// small sample activity of package internal/fixture/sample (the full fixtures stay out of the binary),
+// and returns the distinct errors, each naming the set, the type file and the sample. A template that renders an empty title is an error too.
 func (r *Renderer) Check() error {
 	type sample struct {
 		name string
 		data *Data
 	}
-	var samples []sample
+	var smps []sample
 	var errs []error
-	for _, name := range fixture.Activities() {
-		a, err := activity.Decode(fixture.Bytes(name))
+	for _, name := range samples.Names() {
+		a, err := activity.Decode(samples.Bytes(name))
 		if err != nil {
-			errs = append(errs, fmt.Errorf("fixture %s: %w", name, err))
+			errs = append(errs, fmt.Errorf("sample %s: %w", name, err))
 			continue
 		}
 		d := newData(a, r.consoleURL)
 		d.withConfig(a, r.names, r.repos)
-		samples = append(samples, sample{name, d})
+		smps = append(smps, sample{name, d})
 	}
 	seen := map[string]bool{}
 	sets := r.Sets() // default first: an error in its files shows up there, not in a set built on it
@@ -240,7 +240,7 @@ func (r *Renderer) Check() error {
 			if key != "" {
 				t, what = s.types[key], "type "+key
 			}
-			for _, smp := range samples {
+			for _, smp := range smps {
 				msg, err := execute(t, smp.data)
 				if err == nil && msg.Title == "" {
 					err = errors.New(`"title" renders empty`)
@@ -249,7 +249,7 @@ func (r *Renderer) Check() error {
 					continue
 				}
 				seen[err.Error()] = true
-				errs = append(errs, fmt.Errorf("template set %q, %s, fixture %s: %w", setName, what, smp.name, err))
+				errs = append(errs, fmt.Errorf("template set %q, %s, sample %s: %w", setName, what, smp.name, err))
 			}
 		}
 	}
@@ -326,7 +326,8 @@ func execute(t *template.Template, d *Data) (notifier.Message, error) {
 	}
 	for _, r := range recs {
 		l := notifier.Link{Label: oneLine(r.name), URL: strings.TrimSpace(r.value)}
-		if l.Label != "" && l.URL != "" {
+		// No fact twice: a link to where a field already links (Open site and the Live field) is dropped.
+		if l.Label != "" && l.URL != "" && !slices.ContainsFunc(msg.Fields, func(f notifier.Field) bool { return f.URL == l.URL }) {
 			msg.Links = append(msg.Links, l)
 		}
 	}

@@ -255,7 +255,7 @@ func TestCommitList(t *testing.T) {
 		wantMore     int
 		wantFirst    string
 	}{
-		{"environment.push", "default", 1, 0, "2bab04e Add cron — Cloé Weber"},
+		{"environment.push", "default", 0, 0, ""}, // one commit, the head: the Commit field shows it
 		{"push-big", "default", 5, 35, ""},
 		{"push-hostile", "default", 3, 0, ""},
 		{"redeploy", "default", 0, 0, ""},
@@ -325,11 +325,17 @@ func TestNoSecrets(t *testing.T) {
 func TestHostileStaysInItsPlace(t *testing.T) {
 	r := newDefault(t)
 	for _, set := range r.Sets() {
-		plain, err := r.Render(decode(t, "environment.push"), set)
+		hostile, err := r.Render(decode(t, "push-hostile"), set)
 		if err != nil {
 			t.Fatal(err)
 		}
-		hostile, err := r.Render(decode(t, "push-hostile"), set)
+		// The same push with harmless text (environment.push would not do: it has one commit, no list).
+		plainAct := decode(t, "push-hostile")
+		plainAct.Text, plainAct.Description, plainAct.Payload.User.DisplayName = "Cloé Weber pushed to main", "", "Cloé Weber"
+		for i := range plainAct.Payload.Commits {
+			plainAct.Payload.Commits[i].Message, plainAct.Payload.Commits[i].Author.Name = "Fix the cart", "Cloé Weber"
+		}
+		plain, err := r.Render(plainAct, set)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -28,4 +28,7 @@ if [ -d charts/verify ]; then
   (cd charts/verify && go vet ./... && go test -count=1 ./...)
 fi
 
+step "the chart's README is what helm-docs writes from values.yaml"
+bash scripts/helm-docs.sh --check
+
 step "all passed"

@@ -720,7 +720,7 @@ func TestOptionalObjects(t *testing.T) {
 // TestNotes: NOTES.txt prints the integration:add command for this release,
 // reading the credentials with kubectl instead of printing them.
 func TestNotes(t *testing.T) {
-	const states = " --states=pending,in_progress,complete"
+	const states = " --states=pending,in_progress,complete,cancelled"
 	kubectlKey := "SHARED_KEY=\"$(kubectl get secret --namespace deploys " + fullname + " -o jsonpath='{.data.sharedKey}' | base64 -d)\""
 	kubectlToken := "PATH_TOKEN=\"$(kubectl get secret --namespace deploys " + fullname + " -o jsonpath='{.data.pathToken}' | base64 -d)\""
 	tests := []struct {

@@ -13,8 +13,9 @@ import (
 )
 
 func deadlettersCmd(args []string, stdout io.Writer) error {
-	fs := newFlags("deadletters", stdout)
-	admin := fs.String("admin", envOr("BRIDGE_ADMIN_LISTEN", "127.0.0.1:8081"), "admin address of the running service (default $BRIDGE_ADMIN_LISTEN)")
+	fs := newFlags("deadletters", `activitybridge deadletters [--json] [--admin ADDR] list|replay [ID]
+list the dead letters of the running service, or try one (ID) or all of them again`)
+	admin := fs.String("admin", envOr("BRIDGE_ADMIN_LISTEN", "127.0.0.1:8081"), "admin address of the running service (from $BRIDGE_ADMIN_LISTEN)")
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
 	if err := parseFlags(fs, args); err != nil {
 		return err

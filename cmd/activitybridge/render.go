@@ -17,15 +17,16 @@ import (
 const maxRenderInput = 32 << 20
 
 func renderCmd(args []string, stdin io.Reader, stdout io.Writer) error {
-	fs := newFlags("render", stdout)
+	fs := newFlags("render", `activitybridge render [--target slack|discord|console] [--template SET] FILE|-
+print exactly what would be sent for an activity body (FILE, or - for standard input)`)
 	target := fs.String("target", "slack", "what to print: slack (Block Kit JSON), discord (webhook JSON) or console (text)")
 	set := fs.String("template", "default", "template set, e.g. default or compact")
-	dir := fs.String("templates-dir", os.Getenv("BRIDGE_TEMPLATES_DIR"), "folder of .tmpl overrides (default $BRIDGE_TEMPLATES_DIR)")
-	consoleURL := fs.String("console-url", envOr("BRIDGE_PUBLIC_CONSOLE_URL", "https://console.platform.sh"), "base of the View activity link")
-	namesFlag := fs.String("project-names", os.Getenv("BRIDGE_PROJECT_NAMES"), "project titles, id=title,... (default $BRIDGE_PROJECT_NAMES)")
-	reposFlag := fs.String("repositories", os.Getenv("BRIDGE_REPOSITORIES"), "repositories for commit links, id=URL,... (default $BRIDGE_REPOSITORIES)")
+	dir := fs.String("templates-dir", os.Getenv("BRIDGE_TEMPLATES_DIR"), "folder of .tmpl overrides (from $BRIDGE_TEMPLATES_DIR)")
+	consoleURL := fs.String("console-url", envOr("BRIDGE_PUBLIC_CONSOLE_URL", "https://console.platform.sh"), "console of the View activity link: a URL, or PROJECT=URL entries (from $BRIDGE_PUBLIC_CONSOLE_URL)")
+	namesFlag := fs.String("project-names", os.Getenv("BRIDGE_PROJECT_NAMES"), "project titles, id=title,... (from $BRIDGE_PROJECT_NAMES)")
+	reposFlag := fs.String("repositories", os.Getenv("BRIDGE_REPOSITORIES"), "repositories for commit links, id=URL,... (from $BRIDGE_REPOSITORIES)")
 	mention := fs.String("mention", "", "mention= tokens of a rule, e.g. slack:S0123ABCD,discord:&112233445566778899: show the reply a failure posts")
-	if err := parseFlags(fs, reorder(args)); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
@@ -101,27 +102,6 @@ func readInput(name string, stdin io.Reader) ([]byte, error) {
 		return nil, fmt.Errorf("%s is larger than %d bytes", name, maxRenderInput)
 	}
 	return body, nil
-}
-
-// reorder moves flags before positional arguments so that `render FILE --target discord` works too. Every
-// flag of the commands that use it takes a value, so "--name value" moves as a pair.
-func reorder(args []string) []string {
-	var flags, pos []string
-	for i := 0; i < len(args); i++ {
-		switch a := args[i]; {
-		case a == "--":
-			return append(append(flags, "--"), append(pos, args[i+1:]...)...)
-		case len(a) > 1 && a[0] == '-':
-			flags = append(flags, a)
-			if !strings.Contains(a, "=") && i+1 < len(args) {
-				i++
-				flags = append(flags, args[i])
-			}
-		default:
-			pos = append(pos, a)
-		}
-	}
-	return append(flags, pos...)
 }
 
 func envOr(name, def string) string {

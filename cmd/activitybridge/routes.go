@@ -11,15 +11,16 @@ import (
 )
 
 func routesCmd(args []string, stdout io.Writer) error {
-	fs := newFlags("routes", stdout)
+	fs := newFlags("routes", `activitybridge routes --project P --environment E [--type T] [--state S] [--result R] [--envtype X]
+explain which BRIDGE_ROUTES rule matches an activity and where it goes, without sending anything`)
 	project := fs.String("project", "", "project ID (required)")
 	env := fs.String("environment", "", "environment name (required)")
 	typ := fs.String("type", "environment.push", "activity type")
 	state := fs.String("state", "complete", "activity state")
 	result := fs.String("result", "success", "activity result: success, failure or none")
 	envType := fs.String("envtype", "", "environment type: production, staging or development")
-	rules := fs.String("routes", os.Getenv("BRIDGE_ROUTES"), "routing rules (default $BRIDGE_ROUTES)")
-	namesFlag := fs.String("project-names", os.Getenv("BRIDGE_PROJECT_NAMES"), "project titles, id=title,... (default $BRIDGE_PROJECT_NAMES)")
+	rules := fs.String("routes", os.Getenv("BRIDGE_ROUTES"), "routing rules (from $BRIDGE_ROUTES)")
+	namesFlag := fs.String("project-names", os.Getenv("BRIDGE_PROJECT_NAMES"), "project titles, id=title,... (from $BRIDGE_PROJECT_NAMES)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -53,7 +54,7 @@ func routesCmd(args []string, stdout io.Writer) error {
 		if s.Matched {
 			mark = "MATCH"
 		}
-		fmt.Fprintf(tw, "  line %d\t%s\t%s\t%s\n", s.Rule.Line, mark, strings.TrimSpace(s.Rule.Source), s.Why)
+		fmt.Fprintf(tw, "  line %d\t%s\t%s\t%s\n", s.Rule.Line, mark, strings.Join(strings.Fields(s.Rule.Source), " "), s.Why)
 	}
 	tw.Flush()
 	if len(targets) == 0 {

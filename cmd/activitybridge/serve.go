@@ -15,7 +15,8 @@ import (
 )
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("serve", stderr)
+	fs := newFlags("serve", `activitybridge [serve]
+run the service; it is configured by BRIDGE_* environment variables (see .env.example)`)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -28,11 +29,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	log := newLogger(cfg.LogLevel, cfg.LogFormat, stderr)
 	log.Info().Str("version", version).Object("config", cfg).Msg("starting")
-	for _, name := range config.Unknown(os.Environ()) {
-		log.Warn().Str("variable", name).Msg("unknown BRIDGE_ variable ignored; check its spelling against .env.example")
-	}
-	if cfg.Table.Default {
-		log.Warn().Msg("BRIDGE_ROUTES is empty: every notice goes to the console (stdout); set routes to reach Slack or Discord")
+	for _, w := range cfg.Warnings(os.Environ()) { // the same warnings as `check`
+		log.Warn().Msg(w)
 	}
 	a, err := app.New(cfg, log, stdout)
 	if err != nil {

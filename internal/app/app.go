@@ -75,7 +75,7 @@ func New(cfg *config.Config, log zerolog.Logger, stdout io.Writer) (*App, error)
 		a.store = outbox.NewMemory()
 	default:
 		if a.store, err = outbox.OpenBolt(filepath.Join(cfg.DataDir, outbox.DefaultFileName)); err != nil {
-			return nil, fmt.Errorf("store: %w", err)
+			return nil, config.DataDirError(cfg.DataDir, err)
 		}
 	}
 	a.worker = outbox.NewWorker(a.store, a.resolve, log, a.registry,
@@ -85,16 +85,7 @@ func New(cfg *config.Config, log zerolog.Logger, stdout io.Writer) (*App, error)
 
 // checkSets makes sure every template set a route names exists, so a typo fails at start-up.
 func (a *App) checkSets() error {
-	known := map[string]bool{}
-	for _, s := range a.renderer.Sets() {
-		known[s] = true
-	}
-	for _, t := range a.table.Targets() {
-		if !known[t.Set] {
-			return fmt.Errorf("BRIDGE_ROUTES: target %s names template set %q, which does not exist; sets: %v", t, t.Set, a.renderer.Sets())
-		}
-	}
-	return nil
+	return a.table.CheckSets(a.renderer.Sets())
 }
 
 func buildNotifiers(cfg *config.Config, table *route.Table, stdout io.Writer) (map[string]notifier.Notifier, error) {
@@ -178,38 +169,46 @@ func (a *App) Accept(ctx context.Context, body []byte) (string, int, error) {
 		Result:      string(act.Result),
 		EnvType:     act.EnvironmentType(),
 	}
-	targets := a.table.Destinations(facts)
-	if len(targets) == 0 {
-		return act.ID, 0, nil
+	return a.queue(ctx, act.ID, facts, func(set string) notifier.Message { return a.render(act, set) })
+}
+
+// queue routes one decoded notice (an activity or a health notification), renders it once per template
+// set its destinations use, and persists one job per destination. It says why nothing was queued:
+// ErrUnmatched when no rule matched, ErrDuplicate when (id, state) was accepted before.
+func (a *App) queue(ctx context.Context, id string, facts route.Facts, render func(set string) notifier.Message) (string, int, error) {
+	dests := a.table.Destinations(facts)
+	if len(dests) == 0 {
+		return id, 0, receiver.ErrUnmatched
 	}
 	now := time.Now()
 	bySet := map[string]notifier.Message{}
-	jobs := make([]outbox.Job, 0, len(targets))
-	for _, t := range targets {
-		msg, ok := bySet[t.Set]
+	jobs := make([]outbox.Job, 0, len(dests))
+	for _, d := range dests {
+		msg, ok := bySet[d.Set]
 		if !ok {
-			msg = a.render(act, t.Set)
-			bySet[t.Set] = msg
+			msg = render(d.Set)
+			bySet[d.Set] = msg
 		}
 		jobs = append(jobs, outbox.Job{
-			Activity:    act.ID,
-			State:       string(act.State),
-			Dest:        t.String(),
-			Project:     act.Project,
+			Activity:    id,
+			State:       facts.State,
+			Dest:        d.String(),
+			Project:     facts.Project,
 			Environment: facts.Environment,
-			Type:        act.Type,
-			Msg:         withMentions(msg, t.Mentions),
+			Type:        facts.Type,
+			Msg:         withMentions(msg, d.Mentions),
 			Received:    now,
 		})
 	}
-	queued, err := a.store.Enqueue(ctx, act.ID, string(act.State), jobs)
+	queued, err := a.store.Enqueue(ctx, id, facts.State, jobs)
 	if err != nil {
-		return act.ID, 0, fmt.Errorf("%w: %w", receiver.ErrUnavailable, err)
+		return id, 0, fmt.Errorf("%w: %w", receiver.ErrUnavailable, err)
 	}
-	if queued > 0 {
-		a.worker.Notify()
+	if queued == 0 {
+		return id, 0, receiver.ErrDuplicate
 	}
-	return act.ID, queued, nil
+	a.worker.Notify()
+	return id, queued, nil
 }
 
 // render renders with the route's set. Templates were checked against every fixture at start-up, so a failure

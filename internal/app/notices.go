@@ -5,10 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"time"
 
 	"github.com/activitybridge/activitybridge/activity"
-	"github.com/activitybridge/activitybridge/internal/outbox"
 	"github.com/activitybridge/activitybridge/internal/receiver"
 	"github.com/activitybridge/activitybridge/internal/route"
 	"github.com/activitybridge/activitybridge/notifier"
@@ -45,41 +43,14 @@ func (a *App) acceptHealth(ctx context.Context, body []byte, actErr error) (stri
 		State:       string(activity.StateComplete),
 		Result:      string(h.Result()),
 	}
-	dests := a.table.Destinations(facts)
-	if len(dests) == 0 {
-		return h.ID, 0, nil
-	}
-	now := time.Now()
-	bySet := map[string]notifier.Message{}
-	jobs := make([]outbox.Job, 0, len(dests))
-	for _, d := range dests {
-		msg, ok := bySet[d.Set]
-		if !ok {
-			if msg, err = a.renderer.RenderHealth(h, d.Set); err != nil {
-				a.log.Error().Err(err).Str("activity", h.ID).Str("type", h.Type()).Str("set", d.Set).Msg("template failed; sending a plain notice")
-				msg = plainHealth(h)
-			}
-			bySet[d.Set] = msg
+	return a.queue(ctx, h.ID, facts, func(set string) notifier.Message {
+		msg, err := a.renderer.RenderHealth(h, set)
+		if err != nil {
+			a.log.Error().Err(err).Str("activity", h.ID).Str("type", h.Type()).Str("set", set).Msg("template failed; sending a plain notice")
+			return plainHealth(h)
 		}
-		jobs = append(jobs, outbox.Job{
-			Activity:    h.ID,
-			State:       facts.State,
-			Dest:        d.String(),
-			Project:     h.Project,
-			Environment: h.Environment,
-			Type:        facts.Type,
-			Msg:         withMentions(msg, d.Mentions),
-			Received:    now,
-		})
-	}
-	queued, err := a.store.Enqueue(ctx, h.ID, facts.State, jobs)
-	if err != nil {
-		return h.ID, 0, fmt.Errorf("%w: %w", receiver.ErrUnavailable, err)
-	}
-	if queued > 0 {
-		a.worker.Notify()
-	}
-	return h.ID, queued, nil
+		return msg
+	})
 }
 
 // plainHealth builds a health notice without templates, for the rare notification a template could not

@@ -24,6 +24,7 @@ import (
 	"github.com/kelseyhightower/envconfig"
 	"github.com/rs/zerolog"
 
+	"github.com/activitybridge/activitybridge/activity"
 	"github.com/activitybridge/activitybridge/internal/route"
 )
 
@@ -31,7 +32,7 @@ import (
 const Prefix = "BRIDGE"
 
 // Config is the effective configuration. Field names give the variable names (envconfig split_words:
-// SharedKey is BRIDGE_SHARED_KEY); see .env.example and DESIGN.md for each.
+// SharedKey is BRIDGE_SHARED_KEY); see .env.example and the README for each.
 type Config struct {
 	// Listen is the webhook listener's host:port.
 	Listen string `split_words:"true" default:":8080"`
@@ -82,7 +83,9 @@ type Config struct {
 	LogLevel string `split_words:"true" default:"info"`
 	// LogFormat is json, console or auto.
 	LogFormat string `split_words:"true" default:"auto"`
-	// PublicConsoleURL is the base of "view activity" links, without a trailing "/".
+	// PublicConsoleURL is the console of "view activity" links: a URL, and PROJECT=URL entries for
+	// projects with a console of their own, comma-separated (see activity.ConsoleBase); the platform a
+	// body shows picks Platform.sh's or Upsun's console while the URL is one of theirs.
 	PublicConsoleURL string `split_words:"true" default:"https://console.platform.sh"`
 	// ProjectNames gives a display title per project ID.
 	ProjectNames ProjectNames `split_words:"true"`
@@ -279,7 +282,6 @@ func (c *Config) validate(keys map[string]string, failed map[string]bool) []erro
 	}{
 		{"SlackAPIUrl", &c.SlackAPIUrl, "https://slack.com/api/", true},
 		{"DiscordAPIUrl", &c.DiscordAPIUrl, "https://discord.com/api/", true},
-		{"PublicConsoleURL", &c.PublicConsoleURL, "https://console.platform.sh", false},
 	} {
 		parsed, err := url.Parse(*u.p)
 		if err != nil || (parsed.Scheme != "http" && parsed.Scheme != "https") || parsed.Host == "" {
@@ -291,6 +293,11 @@ func (c *Config) validate(keys map[string]string, failed map[string]bool) []erro
 		} else if !u.slash {
 			*u.p = strings.TrimRight(*u.p, "/")
 		}
+	}
+	if consoles, err := activity.ParseConsoles(c.PublicConsoleURL); err != nil {
+		bad("PublicConsoleURL", "%s", err)
+	} else {
+		c.PublicConsoleURL = consoles
 	}
 	switch c.Store {
 	case "bolt":

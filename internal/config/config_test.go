@@ -4,12 +4,15 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -145,7 +148,7 @@ func TestBadValues(t *testing.T) {
 		{"discord api url", map[string]string{"BRIDGE_DISCORD_API_URL": "ftp://discord.com/api/"},
 			`BRIDGE_DISCORD_API_URL: "ftp://discord.com/api/" is not an http(s) URL; use e.g. https://discord.com/api/`},
 		{"console url", map[string]string{"BRIDGE_PUBLIC_CONSOLE_URL": "https://"},
-			`BRIDGE_PUBLIC_CONSOLE_URL: "https://" is not an http(s) URL; use e.g. https://console.platform.sh`},
+			`BRIDGE_PUBLIC_CONSOLE_URL: "https://" is not an http(s) URL; use e.g. https://console.platform.sh, or abcdefgh1234567=https://console.upsun.com for one project`},
 		{"templates dir", map[string]string{"BRIDGE_TEMPLATES_DIR": "/nonexistent/templates"},
 			`BRIDGE_TEMPLATES_DIR: "/nonexistent/templates" is not a folder; use a folder of .tmpl files, e.g. /etc/activitybridge/templates, or leave it unset`},
 		{"store", map[string]string{"BRIDGE_STORE": "redis"},
@@ -531,7 +534,7 @@ func TestEnvExample(t *testing.T) {
 }
 
 func TestKeysMatchDesign(t *testing.T) {
-	// The variable names are a contract (DESIGN.md): a renamed field must not rename a variable.
+	// The variable names are a contract (README.md, .env.example): a renamed field must not rename a variable.
 	want := []string{
 		"BRIDGE_LISTEN", "BRIDGE_SHARED_KEY", "BRIDGE_PATH_TOKEN", "BRIDGE_MAX_BODY", "BRIDGE_ROUTES",
 		"BRIDGE_SLACK_TOKEN", "BRIDGE_SLACK_WEBHOOKS", "BRIDGE_DISCORD_WEBHOOKS", "BRIDGE_DISCORD_TOKEN",
@@ -568,5 +571,36 @@ func TestUnknown(t *testing.T) {
 				t.Errorf("Unknown(%q) = %q, want %q", tt.environ, got, tt.want)
 			}
 		})
+	}
+}
+
+func TestWarningsAndDataDirErrors(t *testing.T) {
+	t.Setenv("BRIDGE_ROUTES", "*/* -> console")
+	t.Setenv("BRIDGE_PUBLIC_CONSOLE_URL", "https://console.platform.sh, abcdefgh1234567=https://console.upsun.com/")
+	c, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.PublicConsoleURL != "https://console.platform.sh,abcdefgh1234567=https://console.upsun.com" {
+		t.Errorf("PublicConsoleURL = %q", c.PublicConsoleURL)
+	}
+	w := c.Warnings([]string{"BRIDGE_ROUTE=x", "BRIDGE_ROUTES=*/* -> console", "HOME=/root"})
+	if len(w) != 2 || !strings.Contains(w[0], "unknown variable BRIDGE_ROUTE is ignored") || !strings.Contains(w[1], "accepts unsigned requests") {
+		t.Errorf("Warnings() = %q", w)
+	}
+
+	dir := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(dir, nil, 0o600)
+	err = DataDirError(dir, &fs.PathError{Op: "mkdir", Path: dir, Err: syscall.ENOTDIR})
+	want := "BRIDGE_DATA_DIR: cannot create the folder " + dir + ": not a directory; set BRIDGE_DATA_DIR to a folder the service can create and write, e.g. ./data"
+	if err.Error() != want {
+		t.Errorf("DataDirError() = %v\nwant %s", err, want)
+	}
+	if got := strings.Count(err.Error(), dir); got != 1 {
+		t.Errorf("the path appears %d times", got)
+	}
+	locked := errors.New("outbox: x is locked by another process (is another activitybridge using the same BRIDGE_DATA_DIR?)")
+	if DataDirError(dir, locked) != locked {
+		t.Error("an error naming BRIDGE_DATA_DIR already is changed")
 	}
 }

@@ -23,7 +23,9 @@ import (
 )
 
 // Accept turns one verified body into persisted jobs. It returns the activity id and how many jobs were
-// queued (0 when nothing matched or it is a duplicate). Errors: wrap ErrBadRequest for a body that is not an
+// queued. When it queues nothing it returns the activity id with ErrDuplicate (this activity state was
+// accepted before) or ErrUnmatched (no routing rule matched): both are answered 200 with queued 0 and that
+// reason. Other errors: wrap ErrBadRequest for a body that is not an
 // acceptable activity (answered 400 with the error text as the reason), ErrUnavailable when jobs could not be
 // persisted (answered 503); any other error is answered 500 without its text. Accept must be all-or-nothing:
 // the handler calls it with a context that is not cancelled when the client goes away, so that a body
@@ -36,6 +38,14 @@ var ErrBadRequest = errors.New("bad request")
 
 // ErrUnavailable is wrapped by an Accept error when the jobs could not be persisted; the sender may retry.
 var ErrUnavailable = errors.New("unavailable")
+
+// ErrDuplicate is returned by Accept, with the activity id, when the (activity, state) was accepted before:
+// nothing is queued again (answered 200, "queued":0, "reason":"duplicate").
+var ErrDuplicate = errors.New("duplicate")
+
+// ErrUnmatched is returned by Accept, with the activity id, when no routing rule matched the activity
+// (answered 200, "queued":0, "reason":"unmatched").
+var ErrUnmatched = errors.New("unmatched")
 
 // DefaultMaxBody is the body cap used when Options.MaxBody is 0 (BRIDGE_MAX_BODY's default, 32 MiB).
 const DefaultMaxBody = 32 << 20
@@ -86,8 +96,10 @@ type Options struct {
 const (
 	// OutcomeAccepted: jobs were queued (202).
 	OutcomeAccepted = "accepted"
-	// OutcomeNoJobs: nothing matched or the activity state was a duplicate (200).
-	OutcomeNoJobs = "duplicate_or_unmatched"
+	// OutcomeDuplicate: the activity state was accepted before; nothing queued (200).
+	OutcomeDuplicate = "duplicate"
+	// OutcomeUnmatched: no routing rule matched; nothing queued (200).
+	OutcomeUnmatched = "unmatched"
 	// OutcomeBadRequest: the body was unreadable or not an acceptable activity (400).
 	OutcomeBadRequest = "bad_request"
 	// OutcomeUnauth: bad or missing signature or path token (401).
@@ -101,7 +113,7 @@ const (
 )
 
 var outcomes = []string{
-	OutcomeAccepted, OutcomeNoJobs, OutcomeBadRequest, OutcomeUnauth, OutcomeTooLarge, OutcomeUnavail, OutcomeError,
+	OutcomeAccepted, OutcomeDuplicate, OutcomeUnmatched, OutcomeBadRequest, OutcomeUnauth, OutcomeTooLarge, OutcomeUnavail, OutcomeError,
 }
 
 type handler struct {
@@ -234,6 +246,7 @@ type webhookResult struct {
 	reason   string // the error text sent to the client
 	activity string
 	queued   int
+	noJobs   string // OutcomeDuplicate or OutcomeUnmatched when a 200 queued nothing
 	bytes    int
 	keyForm  string
 	err      error // logged, never sent
@@ -258,7 +271,8 @@ func (h *handler) serveWebhook(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, res.status, struct {
 			Activity string `json:"activity"`
 			Queued   int    `json:"queued"`
-		}{res.activity, res.queued})
+			Reason   string `json:"reason,omitempty"` // why nothing was queued: duplicate or unmatched
+		}{res.activity, res.queued, res.noJobs})
 	}
 	elapsed := time.Since(start)
 	h.received.WithLabelValues(res.outcome).Inc()
@@ -275,7 +289,7 @@ func (h *handler) serveWebhook(w http.ResponseWriter, r *http.Request) {
 		Int("status", res.status).
 		Str("outcome", res.outcome).
 		Int("bytes", res.bytes).
-		Dur("duration", elapsed)
+		Float64("duration_ms", float64(elapsed.Microseconds())/1000)
 	if res.activity != "" {
 		ev = ev.Str("activity", res.activity).Int("queued", res.queued)
 	}
@@ -339,8 +353,10 @@ func (h *handler) webhook(w http.ResponseWriter, r *http.Request) webhookResult 
 	switch {
 	case err == nil && queued > 0:
 		res.status, res.outcome = http.StatusAccepted, OutcomeAccepted
-	case err == nil:
-		res.status, res.outcome, res.queued = http.StatusOK, OutcomeNoJobs, 0
+	case err == nil, errors.Is(err, ErrUnmatched):
+		res.status, res.outcome, res.noJobs, res.queued = http.StatusOK, OutcomeUnmatched, OutcomeUnmatched, 0
+	case errors.Is(err, ErrDuplicate):
+		res.status, res.outcome, res.noJobs, res.queued = http.StatusOK, OutcomeDuplicate, OutcomeDuplicate, 0
 	case errors.Is(err, ErrBadRequest):
 		res.status, res.outcome, res.reason = http.StatusBadRequest, OutcomeBadRequest, err.Error()
 	case errors.Is(err, ErrUnavailable):

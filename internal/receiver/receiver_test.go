@@ -41,7 +41,7 @@ func (f *fakeAccept) accept(ctx context.Context, body []byte) (string, int, erro
 	f.bodies = append(f.bodies, bytes.Clone(body))
 	f.ctxErr = append(f.ctxErr, ctx.Err())
 	if f.err != nil {
-		return "", 0, f.err
+		return f.id, 0, f.err
 	}
 	return f.id, f.queued, nil
 }
@@ -98,8 +98,10 @@ func TestHandlerHTTP(t *testing.T) {
 	}{
 		{name: "accepted", acc: &fakeAccept{id: "a1", queued: 2}, method: "POST", path: "/webhook", body: body,
 			wantStatus: 202, wantBody: `{"activity":"a1","queued":2}`, wantCalls: 1},
-		{name: "nothing matched or duplicate", acc: &fakeAccept{id: "a1"}, method: "POST", path: "/webhook", body: body,
-			wantStatus: 200, wantBody: `{"activity":"a1","queued":0}`, wantCalls: 1},
+		{name: "nothing matched", acc: &fakeAccept{id: "a1", err: ErrUnmatched}, method: "POST", path: "/webhook", body: body,
+			wantStatus: 200, wantBody: `{"activity":"a1","queued":0,"reason":"unmatched"}`, wantCalls: 1},
+		{name: "duplicate", acc: &fakeAccept{id: "a1", err: ErrDuplicate}, method: "POST", path: "/webhook", body: body,
+			wantStatus: 200, wantBody: `{"activity":"a1","queued":0,"reason":"duplicate"}`, wantCalls: 1},
 		{name: "signed, shared key set", opts: Options{SharedKey: "k"}, acc: &fakeAccept{id: "a1", queued: 1},
 			method: "POST", path: "/webhook", body: body, header: map[string]string{"X-JWS-Signature": signed},
 			wantStatus: 202, wantBody: `{"activity":"a1","queued":1}`, wantCalls: 1},
@@ -226,11 +228,12 @@ func TestHandlerMetrics(t *testing.T) {
 # TYPE activitybridge_webhooks_received_total counter
 activitybridge_webhooks_received_total{outcome="accepted"} 2
 activitybridge_webhooks_received_total{outcome="bad_request"} 0
-activitybridge_webhooks_received_total{outcome="duplicate_or_unmatched"} 0
+activitybridge_webhooks_received_total{outcome="duplicate"} 0
 activitybridge_webhooks_received_total{outcome="error"} 0
 activitybridge_webhooks_received_total{outcome="too_large"} 1
 activitybridge_webhooks_received_total{outcome="unauthorized"} 0
 activitybridge_webhooks_received_total{outcome="unavailable"} 0
+activitybridge_webhooks_received_total{outcome="unmatched"} 0
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "activitybridge_webhooks_received_total"); err != nil {
 		t.Error(err)
@@ -430,7 +433,7 @@ func TestHandlerLogs(t *testing.T) {
 	}
 	logs := buf.String()
 	for _, want := range []string{`"activity":"act-42"`, `"status":202`, `"queued":3`, `"bytes":1495`,
-		`"key_form":"base64url"`, `"status":401`, `"duration":`, `"path":"/webhook/{token}"`} {
+		`"key_form":"base64url"`, `"status":401`, `"duration_ms":`, `"path":"/webhook/{token}"`} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("logs do not contain %s:\n%s", want, logs)
 		}

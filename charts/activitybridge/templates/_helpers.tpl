@@ -132,4 +132,13 @@ Fail the render on values that cannot work together.
 {{- if and .Values.persistence.enabled (gt (int .Values.replicaCount) 1) }}
 {{- fail (printf "replicaCount is %d but persistence.enabled is true: the bolt store has a single writer, so run one replica (replicaCount: 1) or set persistence.enabled=false to use the in-memory store" (int .Values.replicaCount)) }}
 {{- end }}
+{{- if and .Values.routes (hasKey .Values.env "BRIDGE_ROUTES") }}
+{{- fail "routes and env.BRIDGE_ROUTES are both set, and env.BRIDGE_ROUTES would silently replace routes: keep the rules in routes (one per item) and remove env.BRIDGE_ROUTES" }}
+{{- end }}
+{{- /* The token is a secret: the message never quotes it. */}}
+{{- with .Values.secrets.slackToken }}
+{{- if or (contains "..." .) (contains "…" .) (not (regexMatch "^xox[bp]-[0-9A-Za-z-]{6,}$" .)) }}
+{{- fail "secrets.slackToken does not look like a Slack bot token (xoxb- then digits, letters and dashes; \"xoxb-...\" in the README is a placeholder): paste the Bot User OAuth Token of your Slack app, or leave slackToken empty if no route uses slack: targets" }}
+{{- end }}
+{{- end }}
 {{- end }}

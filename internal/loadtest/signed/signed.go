@@ -1,4 +1,5 @@
-// Package signed makes signed Platform.sh webhook requests for benchmarks: one fixture body, a fresh activity
+// Package signed makes signed Platform.sh webhook requests for benchmarks (one signature at a time, for
+// anything else: package internal/jws): one fixture body, a fresh activity
 // id per request (the outbox de-duplicates by activity and state, so a repeated id would not be persisted)
 // and a valid X-JWS-Signature, without re-hashing the whole body per request.
 //
@@ -20,13 +21,14 @@ import (
 	"slices"
 
 	"github.com/activitybridge/activitybridge/internal/fixture"
+	"github.com/activitybridge/activitybridge/internal/jws"
 )
 
 // Header is the name of the signature header.
-const Header = "X-JWS-Signature"
+const Header = jws.Header
 
 // jwsHeaderSeg is the protected header of every Platform.sh signature, base64url-encoded.
-var jwsHeaderSeg = base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"HS256","b64":false,"crit":["b64"]}`))
+var jwsHeaderSeg = jws.HeaderSegment
 
 // Body is one fixture made ready for signed requests with fresh ids. It is safe for concurrent use.
 type Body struct {
