@@ -104,8 +104,8 @@ func newSession(token, apiURL string, hc *http.Client) (*discordgo.Session, erro
 	s.Client = &c
 	s.ShouldRetryOnRateLimit = false // its 429 loop sleeps without a bound and ignores ctx
 	// Its bucket limiter sleeps too: the rewriter keeps the rate-limit headers from it (see limiter).
-	s.MaxRestRetries = 0             // its 502 retries are immediate; the worker backs off instead
-	s.LogLevel = -1                  // a library does not log; errors carry everything
+	s.MaxRestRetries = 0 // its 502 retries are immediate; the worker backs off instead
+	s.LogLevel = -1      // a library does not log; errors carry everything
 	return s, nil
 }
 
