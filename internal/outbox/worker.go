@@ -165,6 +165,9 @@ type Worker struct {
 	notify  chan struct{}
 	sem     chan struct{}
 	running atomic.Bool
+
+	mu  sync.Mutex
+	cur *run // the Run in progress, for tests
 }
 
 // NewWorker returns a Worker delivering the jobs of s through the notifiers resolve returns per
@@ -231,6 +234,9 @@ func (w *Worker) Run(ctx context.Context) error {
 	hard, cancelHard := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelHard()
 	r := &run{w: w, ctx: ctx, hard: hard, lanes: map[string]*lane{}, ended: make(chan struct{}, 1)}
+	w.mu.Lock()
+	w.cur = r
+	w.mu.Unlock()
 
 	w.sweep(ctx)
 	sweep := time.NewTicker(w.cfg.sweepEvery)
@@ -572,6 +578,14 @@ func (r *run) next(l *lane) (int, time.Duration) {
 	}
 	seen := map[string]bool{}
 	var first time.Time
+	if w.cfg.maxAge > 0 {
+		// Wake up for the first job to reach its max age, too.
+		for _, j := range l.jobs {
+			if dl := j.Received.Add(w.cfg.maxAge); l.held[j.ID] == nil && (first.IsZero() || dl.Before(first)) {
+				first = dl
+			}
+		}
+	}
 	for i, j := range l.jobs {
 		if seen[j.Activity] {
 			continue

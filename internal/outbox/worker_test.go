@@ -29,6 +29,7 @@ func testWorker(t *testing.T, open func(t *testing.T, opts ...Option) Store) {
 	t.Run("shutdown drains", func(t *testing.T) { testShutdown(t, open) })
 	t.Run("logs", func(t *testing.T) { testLogs(t, open) })
 	t.Run("send timeout", func(t *testing.T) { testSendTimeout(t, open) })
+	t.Run("delivery", func(t *testing.T) { testDelivery(t, open) })
 }
 
 func titles(calls []call) []string {
@@ -348,7 +349,7 @@ func testMetrics(t *testing.T, open func(t *testing.T, opts ...Option) Store) {
 	releaseAll(t, s)
 	blocking := laneBlockingClock{clock}
 	clock.Advance(90 * time.Second)
-	r := start(t, s, rec.resolveAll, blocking)
+	r := start(t, s, rec.resolveAll, blocking, WithMaxAge(0)) // no max-age wake-up: the held job waits
 	// The metrics follow the store's bookkeeping: wait for them, not for the store.
 	waitFor(t, "three deliveries and a dead letter counted", func() bool {
 		return testutil.ToFloat64(r.w.m.deliveries.WithLabelValues("slack-webhook", "dead", "permanent")) == 1 &&

@@ -3,7 +3,6 @@ package notifiertest
 import (
 	"bytes"
 	"encoding/json"
-	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -79,6 +78,6 @@ func (d *Discord) globalLimited(w http.ResponseWriter, r *http.Request, kind str
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusTooManyRequests)
 	b, _ := json.Marshal(map[string]any{"message": "You are being rate limited.", "retry_after": left.Seconds(), "global": true})
-	_, _ = io.WriteString(w, string(b))
+	_, _ = w.Write(b)
 	return true
 }
