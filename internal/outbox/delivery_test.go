@@ -127,13 +127,13 @@ func testPrecedence(t *testing.T, open func(t *testing.T, opts ...Option) Store)
 		waitFor int  // sends expected once the step is done
 	}
 	tests := []struct {
-		name      string
+		name       string
 		cannotEdit bool // an incoming webhook: no ref comes back
-		failFirst bool // the first send fails permanently (a dead letter)
-		steps     []step
-		wantSends string
-		wantShown string // the title the chat ends up showing
-		skipped   float64
+		failFirst  bool // the first send fails permanently (a dead letter)
+		steps      []step
+		wantSends  string
+		wantShown  string // the title the chat ends up showing
+		skipped    float64
 	}{
 		{
 			name:      "in order: post, then edits",
