@@ -28,7 +28,7 @@ func failedRequests(reqs []notifiertest.Request, status int) int {
 // activity's notice to the same channel beyond the pace, through the real binary.
 func TestPoisonNoticeDoesNotHoldItsChannel(t *testing.T) {
 	s, d := notifiertest.NewSlack(t), notifiertest.NewDiscord(t)
-	stop := s.FailWhere("poison0001", notifiertest.Failure{Status: http.StatusInternalServerError})
+	stop := s.FailWhere(notifiertest.Failure{Status: http.StatusInternalServerError}, "poison0001")
 	b := startBridge(t, chatEnv(s, d, "*/* -> slack:#x"))
 	if code, body := b.post("", variant(t, "push-in-progress", map[string]any{"id": "poison0001"}), sharedKey); code != http.StatusAccepted {
 		t.Fatalf("poison: got %d %s", code, body)

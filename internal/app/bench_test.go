@@ -9,6 +9,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"regexp"
 	"strings"
 	"sync/atomic"
@@ -204,7 +205,11 @@ func BenchmarkBurstDrain(b *testing.B) {
 		poison := fmt.Sprintf("burst%013d", benchSeq.Add(1))
 		poisoned := platforms[0]
 		poisoned.poisoned = poisoned.names[0]
-		stopPoison := slackFake.FailWhere(poison, notifiertest.Failure{Status: http.StatusInternalServerError})
+		hookPath, err := url.Parse(slackFake.WebhookURL(poisoned.poisoned))
+		if err != nil {
+			b.Fatal(err)
+		}
+		stopPoison := slackFake.FailWhere(notifiertest.Failure{Status: http.StatusInternalServerError}, poison, hookPath.Path)
 		one := bytes.Replace(body, []byte(`"id": "a1kz6ffxui7em"`), []byte(`"id": "`+poison+`"`), 1)
 		if _, n, err := a.Accept(context.Background(), one); err != nil || n != dests {
 			b.Fatalf("the poisoned notice: queued %d, %v; want %d", n, err, dests)

@@ -294,6 +294,11 @@ func (s *boltStore) Release(ctx context.Context, l Lease) error {
 }
 
 func (s *boltStore) LaneJobs(ctx context.Context, dest string, limit int) ([]Job, error) {
+	return s.laneJobsAfter(ctx, dest, 0, limit)
+}
+
+// laneJobsAfter implements laneTail.
+func (s *boltStore) laneJobsAfter(ctx context.Context, dest string, after uint64, limit int) ([]Job, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -302,7 +307,7 @@ func (s *boltStore) LaneJobs(ctx context.Context, dest string, limit int) ([]Job
 	err := s.db.View(func(tx *bolt.Tx) error {
 		jobs := tx.Bucket(bucketJobs)
 		c := tx.Bucket(bucketLanes).Cursor()
-		for k, _ := c.Seek(prefix); k != nil && len(out) < limit && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		for k, _ := c.Seek(laneKey(dest, after+1)); k != nil && len(out) < limit && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
 			if len(k) != len(prefix)+8 {
 				continue
 			}

@@ -26,6 +26,44 @@ func testDelivery(t *testing.T, open func(t *testing.T, opts ...Option) Store) {
 	t.Run("max age applies to every queued job", func(t *testing.T) { testMaxAgeEveryJob(t, open) })
 	t.Run("state precedence", func(t *testing.T) { testPrecedence(t, open) })
 	t.Run("recording failures", func(t *testing.T) { testRecordingFailures(t, open) })
+	t.Run("a lane longer than the worker's view", func(t *testing.T) { testLongLane(t, open) })
+}
+
+// testLongLane queues more jobs on one destination than the worker reads at once (loadPage), the first
+// of them poisoned, and more while it delivers: every other one is delivered once, in order.
+func testLongLane(t *testing.T, open func(t *testing.T, opts ...Option) Store) {
+	clock := newFakeClock()
+	s := open(t, WithClock(clock))
+	rec := newRecorder(clock, func(c call, n int) (notifier.Ref, error) {
+		if c.title == "poison" {
+			return notifier.Ref{}, errFlaky
+		}
+		return notifier.Ref{Channel: "C1", ID: "ts-" + c.title}, nil
+	})
+	mustEnqueue(t, s, "poison", "pending", job("slack:#x", "poison"))
+	const n = 2*loadPage + 100
+	for i := range n / 2 {
+		mustEnqueue(t, s, fmt.Sprintf("a%04d", i), "pending", job("slack:#x", fmt.Sprintf("m%04d", i)))
+	}
+	start(t, s, rec.resolveAll, holdClock{clock, time.Hour}, WithBackoff(2*time.Hour, 2*time.Hour))
+	for i := n / 2; i < n; i++ {
+		mustEnqueue(t, s, fmt.Sprintf("a%04d", i), "pending", job("slack:#x", fmt.Sprintf("m%04d", i)))
+	}
+	waitFor(t, "every job but the poisoned one", func() bool { return pending(t, s) == 1 })
+	var got []string
+	for _, c := range rec.Calls() {
+		if c.title != "poison" {
+			got = append(got, c.title)
+		}
+	}
+	if len(got) != n {
+		t.Fatalf("%d sends; want %d", len(got), n)
+	}
+	for i, title := range got {
+		if want := fmt.Sprintf("m%04d", i); title != want {
+			t.Fatalf("send %d = %s; want %s (lane order)", i, title, want)
+		}
+	}
 }
 
 func sendsOf(calls []call, title string) []call {

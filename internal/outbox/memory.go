@@ -163,6 +163,26 @@ func (s *memoryStore) LaneJobs(ctx context.Context, dest string, limit int) ([]J
 	return out, nil
 }
 
+// laneJobsAfter implements laneTail.
+func (s *memoryStore) laneJobsAfter(ctx context.Context, dest string, after uint64, limit int) ([]Job, error) {
+	if err := s.lock(ctx); err != nil {
+		return nil, err
+	}
+	defer s.mu.Unlock()
+	ids := s.lanes[dest]
+	i, _ := slices.BinarySearch(ids, after+1)
+	ids = ids[i:]
+	out := make([]Job, 0, min(len(ids), limit))
+	for _, id := range ids[:min(len(ids), limit)] {
+		var j Job
+		if err := json.Unmarshal(s.jobs[id], &j); err != nil {
+			return nil, fmt.Errorf("outbox: decode job %d: %w", id, err)
+		}
+		out = append(out, j)
+	}
+	return out, nil
+}
+
 // fence checks that l holds its lane and keeps its pacing state; the caller holds s.mu.
 func (s *memoryStore) fence(l Lease, dest string) error {
 	if dest != l.Dest {

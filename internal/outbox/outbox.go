@@ -168,6 +168,14 @@ type Store interface {
 	Close() error
 }
 
+// laneTail is implemented by stores that list the jobs of a lane after a known job cheaply. While a
+// worker holds a lane, only it changes the lane's jobs and new ones come after every known one, so the
+// worker appends them to its view instead of reading the whole lane again on every wake-up.
+type laneTail interface {
+	// laneJobsAfter returns up to limit pending jobs of dest whose ID is above after, in lane order.
+	laneJobsAfter(ctx context.Context, dest string, after uint64, limit int) ([]Job, error)
+}
+
 // Clock is the time source of a Store and a Worker; tests pass a fake one.
 type Clock interface {
 	// Now returns the current time.
@@ -221,11 +229,12 @@ type storeConfig struct {
 // Option configures a Store.
 type Option func(*storeConfig)
 
-// WithClock sets the store's time source (for de-dup marks, refs, Received and DeadAt).
+// WithClock sets the store's time source (for de-dup marks, what is shown, leases, Received and DeadAt).
 func WithClock(c Clock) Option { return func(s *storeConfig) { s.clock = c } }
 
-// WithDedupWindow sets how long de-dup marks and message refs are kept (default 72h). A later state
-// of an activity that arrives after the window is posted as a new message.
+// WithDedupWindow sets how long de-dup marks and what each destination shows of an activity (its
+// message ref and rank) are kept after their last change (default 72h). A later state of an activity
+// that arrives after the window is posted as a new message.
 func WithDedupWindow(d time.Duration) Option { return func(s *storeConfig) { s.window = d } }
 
 // WithDeadLetterRetention sets how long dead letters are kept (default 30 days); 0 keeps them forever.

@@ -96,7 +96,8 @@ type workerConfig struct {
 type WorkerOption func(*workerConfig)
 
 // WithMaxAge sets how old (since Received) a job may get before it becomes a dead letter instead of
-// being tried again (BRIDGE_MAX_AGE, default 24h); 0 never gives up on age.
+// being tried again (BRIDGE_MAX_AGE, default 24h); 0 never gives up on age. Every queued job is
+// checked, not only the next one of its lane.
 func WithMaxAge(d time.Duration) WorkerOption { return func(c *workerConfig) { c.maxAge = d } }
 
 // WithBackoff sets the first retry delay and its cap (default 1s and 5m); each retry doubles it.
@@ -119,7 +120,7 @@ func WithSendTimeout(d time.Duration) WorkerOption {
 // WithConcurrency bounds how many sends run at once across all destinations (default 8).
 func WithConcurrency(n int) WorkerOption { return func(c *workerConfig) { c.concurrency = n } }
 
-// WithSweepInterval sets how often expired refs, de-dup marks and old dead letters are removed
+// WithSweepInterval sets how often expired refs (what is shown), de-dup marks and old dead letters are removed
 // (default 10m; also once when Run starts).
 func WithSweepInterval(d time.Duration) WorkerOption {
 	return func(c *workerConfig) { c.sweepEvery = d }
@@ -331,6 +332,8 @@ type lane struct {
 	jobs  []Job              // the lane's pending jobs, in lane order (the in-memory view)
 	held  map[uint64]*finish // jobs finished here whose recording in the store failed, by ID
 	stale bool               // reload jobs from the store before the next decision
+	grow  bool               // new jobs were committed: append them to the view before the next decision
+	more  bool               // the last read filled the view: the store may hold more jobs of the lane
 }
 
 // finish is a finished job (sent, superseded, or given up) that the store has not recorded yet: the
@@ -513,8 +516,16 @@ func (r *run) laneLoop(l *lane) {
 	for l.ctx.Err() == nil {
 		select {
 		case <-l.wake:
-			l.stale = true
+			l.grow = true
 		default:
+		}
+		if l.more && len(l.jobs) < loadPage/2 {
+			l.grow = true // the view has room again for jobs the last read left out
+		}
+		if l.grow && !l.stale && len(l.jobs) > 0 {
+			if !r.grow(l) {
+				continue
+			}
 		}
 		if l.stale || len(l.jobs) == 0 {
 			jobs, err := w.store.LaneJobs(l.ctx, l.dest, loadPage)
@@ -526,7 +537,7 @@ func (r *run) laneLoop(l *lane) {
 				_ = w.cfg.clock.Sleep(l.ctx, w.cfg.base)
 				continue
 			}
-			l.jobs, l.stale = jobs, false
+			l.jobs, l.stale, l.grow, l.more = jobs, false, false, len(jobs) == loadPage
 			keep := make(map[uint64]bool, len(jobs))
 			for _, j := range jobs {
 				keep[j.ID] = true
@@ -623,8 +634,36 @@ func (r *run) wait(l *lane, d time.Duration) {
 	cancel()
 	<-done
 	if woke {
-		l.stale = true
+		l.grow = true
 	}
+}
+
+// grow appends the jobs committed after the last one of the view (the view holds at most loadPage
+// jobs: the rest are read when it has emptied). It returns false after an error, which it logs.
+func (r *run) grow(l *lane) bool {
+	w := r.w
+	l.grow = false
+	tail, ok := w.store.(laneTail)
+	if !ok {
+		l.stale = true
+		return true
+	}
+	room := loadPage - len(l.jobs)
+	if room <= 0 {
+		return true
+	}
+	jobs, err := tail.laneJobsAfter(l.ctx, l.dest, l.jobs[len(l.jobs)-1].ID, room)
+	l.more = err == nil && len(jobs) == room
+	if err != nil {
+		if l.ctx.Err() == nil {
+			w.log.Error().Str("destination", clip(l.dest)).Str("error", clip(err.Error())).Msg("reading the new jobs of a lane failed; trying again")
+			l.stale = true
+			_ = w.cfg.clock.Sleep(l.ctx, w.cfg.base)
+		}
+		return false
+	}
+	l.jobs = append(l.jobs, jobs...)
+	return true
 }
 
 // drop removes job id from the lane's view.

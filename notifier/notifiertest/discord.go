@@ -163,7 +163,7 @@ func (d *Discord) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !fail {
-		f, fail = d.ruleFor(body)
+		f, fail = d.ruleFor(r, body)
 	}
 	if fail {
 		d.writeFailure(w, r, kind, f)

@@ -8,17 +8,20 @@ import (
 	"time"
 )
 
-// failRule answers f to every request whose body contains match, until it is removed.
+// failRule answers f to every request whose path or body contains each of match, until it is removed.
 type failRule struct {
-	match []byte
+	match [][]byte
 	f     Failure
 }
 
 // failWhere adds a rule and returns the function that removes it.
-func (b *base) failWhere(match string, f Failure) (stop func()) {
+func (b *base) failWhere(f Failure, match []string) (stop func()) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	r := &failRule{match: []byte(match), f: f}
+	r := &failRule{f: f}
+	for _, m := range match {
+		r.match = append(r.match, []byte(m))
+	}
 	b.rules = append(b.rules, r)
 	return func() {
 		b.mu.Lock()
@@ -32,25 +35,31 @@ func (b *base) failWhere(match string, f Failure) (stop func()) {
 	}
 }
 
-// ruleFor returns the failure of the first rule body matches.
-func (b *base) ruleFor(body []byte) (Failure, bool) {
+// ruleFor returns the failure of the first rule the request (its path and body) matches.
+func (b *base) ruleFor(r *http.Request, body []byte) (Failure, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for _, r := range b.rules {
-		if bytes.Contains(body, r.match) {
-			return r.f, true
+	path := []byte(r.URL.Path)
+rules:
+	for _, rule := range b.rules {
+		for _, m := range rule.match {
+			if !bytes.Contains(body, m) && !bytes.Contains(path, m) {
+				continue rules
+			}
 		}
+		return rule.f, true
 	}
 	return Failure{}, false
 }
 
-// FailWhere makes every request whose body contains match (e.g. an activity's ID, which the rendered
-// message carries in its links) answer with f, until stop is called: a notice that keeps failing.
-// FailNext's queue comes first.
-func (s *Slack) FailWhere(match string, f Failure) (stop func()) { return s.failWhere(match, f) }
+// FailWhere makes every request whose path or body contains each of match (e.g. an activity's ID, which
+// the rendered message carries in its links, and a webhook's path) answer with f, until stop is called:
+// a notice that keeps failing. FailNext's queue comes first.
+func (s *Slack) FailWhere(f Failure, match ...string) (stop func()) { return s.failWhere(f, match) }
 
-// FailWhere makes every request whose body contains match answer with f, until stop is called.
-func (d *Discord) FailWhere(match string, f Failure) (stop func()) { return d.failWhere(match, f) }
+// FailWhere makes every request whose path or body contains each of match answer with f, until stop is
+// called.
+func (d *Discord) FailWhere(f Failure, match ...string) (stop func()) { return d.failWhere(f, match) }
 
 // LimitGlobally makes the fake Discord answer every request for the next d with the 429 of Discord's
 // global rate limit: {"global":true,"retry_after":<what is left>} with X-RateLimit-Global and a real

@@ -153,7 +153,7 @@ func (s *Slack) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !fail {
-		f, fail = s.ruleFor(body)
+		f, fail = s.ruleFor(r, body)
 	}
 	if fail {
 		s.writeFailure(w, r, kind, f)
