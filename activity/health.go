@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"regexp"
 	"strings"
 	"time"
@@ -92,6 +93,20 @@ type Health struct {
 	// Metrics are the figures the event carries, by the platform's name ("total:byte",
 	// "available:byte"); only numbers are kept.
 	Metrics map[string]float64
+	// console is the console project.subscription.subscription_management_uri is on (see Console).
+	console string
+}
+
+// Console returns the console of the platform the body shows the project is on (the host of its
+// subscription's management URI: console.upsun.com or console.platform.sh), or "" when it does not tell.
+func (h *Health) Console() string { return h.console }
+
+// ConsoleURL returns a link to the project in the web console chosen as for an activity (see
+// Activity.ConsoleBase): the project's own BRIDGE_PUBLIC_CONSOLE_URL entry, else the console the body
+// shows, else the plain URL. A notification names no organization, so the link is project-scoped:
+// <console>/projects/<project>.
+func (h *Health) ConsoleURL(consoles string) string {
+	return pickConsole(consoles, h.Project, h.Console) + "/projects/" + url.PathEscape(h.Project)
 }
 
 // Type returns the type a health notification is routed and rendered as: "health." and the
@@ -191,14 +206,23 @@ func DecodeHealth(body []byte) (*Health, error) {
 		}
 	}
 	var project struct {
-		ID    string `json:"id"`
-		Title string `json:"title"`
+		ID           string          `json:"id"`
+		Title        string          `json:"title"`
+		Subscription json.RawMessage `json:"subscription"` // apart, so that an odd one loses only the console
 	}
 	if len(w.Project) > 0 && w.Project[0] == '{' && json.Unmarshal(w.Project, &project) == nil {
 		if h.Project == "" {
 			h.Project = project.ID
 		}
 		h.ProjectTitle = project.Title
+		var sub struct {
+			ManagementURI string `json:"subscription_management_uri"`
+		}
+		if json.Unmarshal(project.Subscription, &sub) == nil {
+			if u, err := url.Parse(sub.ManagementURI); err == nil {
+				h.console = consoleOfHost(u.Host)
+			}
+		}
 	}
 	h.Component, h.Subcomponent = str(ev.Component), str(ev.Subcomponent)
 	h.Severity, h.Message = str(ev.Severity), str(ev.Message)

@@ -106,3 +106,30 @@ func FuzzDecodeHealth(f *testing.F) {
 		}
 	})
 }
+
+// A health notice's console link follows BRIDGE_PUBLIC_CONSOLE_URL as an activity's does: the project's
+// own entry, else the console the body's subscription is on, else the plain URL; never the raw list.
+func TestHealthConsoleURL(t *testing.T) {
+	doc := string(fixture.Bytes("health.webhook"))
+	upsun := strings.Replace(doc, "http://subscription-management", "https://console.upsun.com/acme/-/billing/1", 1)
+	for _, tt := range []struct {
+		name, body, consoles, want string
+	}{
+		{"default", doc, "", "https://console.platform.sh/projects/test_project"},
+		{"plain URL", doc, "https://console.platform.sh/", "https://console.platform.sh/projects/test_project"},
+		{"project entry", doc, "https://console.platform.sh,test_project=https://console.upsun.com", "https://console.upsun.com/projects/test_project"},
+		{"another project's entry", doc, "https://console.platform.sh,other=https://console.upsun.com", "https://console.platform.sh/projects/test_project"},
+		{"body shows Upsun", upsun, "https://console.platform.sh", "https://console.upsun.com/projects/test_project"},
+		{"a proxy wins over the body", upsun, "https://proxy.example.com", "https://proxy.example.com/projects/test_project"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h, err := activity.DecodeHealth([]byte(tt.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := h.ConsoleURL(tt.consoles); got != tt.want {
+				t.Errorf("ConsoleURL(%q) = %q, want %q", tt.consoles, got, tt.want)
+			}
+		})
+	}
+}

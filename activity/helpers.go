@@ -203,11 +203,8 @@ const (
 // no site there). platformsh.site and tst.site are used by both, and the region (eu-3.platform.sh) too,
 // so they tell nothing.
 func (a *Activity) Console() string {
-	switch {
-	case strings.EqualFold(a.consoleHost, "console.upsun.com"):
-		return UpsunConsole
-	case strings.EqualFold(a.consoleHost, "console.platform.sh"):
-		return PlatformshConsole
+	if c := consoleOfHost(a.consoleHost); c != "" {
+		return c
 	}
 	if d := a.Payload.Deployment; d != nil {
 		for _, r := range d.Routes {
@@ -234,11 +231,17 @@ func (a *Activity) Console() string {
 // alike; then the plain URL. A plain URL on any other host (a proxy, a white-label console) is used for
 // every project without an entry. See ParseConsoles for the checks.
 func (a *Activity) ConsoleBase(consoles string) string {
+	return pickConsole(consoles, a.Project, a.Console)
+}
+
+// pickConsole is ConsoleBase for any notice of project: shown returns the console its body shows ("" when
+// it does not tell); it is called only when the plain URL is one of the platforms' consoles.
+func pickConsole(consoles, project string, shown func() string) string {
 	def := PlatformshConsole
 	for _, e := range strings.Split(consoles, ",") {
 		e = strings.TrimSpace(e)
 		if id, u, ok := cutProject(e); ok {
-			if id == a.Project {
+			if id == project {
 				return strings.TrimRight(u, "/")
 			}
 		} else if e != "" {
@@ -247,11 +250,22 @@ func (a *Activity) ConsoleBase(consoles string) string {
 	}
 	def = strings.TrimRight(def, "/")
 	if def == PlatformshConsole || def == UpsunConsole {
-		if c := a.Console(); c != "" {
+		if c := shown(); c != "" {
 			return c
 		}
 	}
 	return def
+}
+
+// consoleOfHost returns the console whose host is host (a subscription management URI's), or "".
+func consoleOfHost(host string) string {
+	switch {
+	case strings.EqualFold(host, "console.upsun.com"):
+		return UpsunConsole
+	case strings.EqualFold(host, "console.platform.sh"):
+		return PlatformshConsole
+	}
+	return ""
 }
 
 // cutProject splits a PROJECT=URL entry; ok is false for a plain URL.

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -77,7 +76,7 @@ func (r *Renderer) healthData(h *activity.Health) *Data {
 		},
 		Project:     newProject(clean(h.Project), clean(h.ProjectTitle)),
 		Environment: Environment{Name: clean(h.Environment)},
-		ConsoleURL:  strings.TrimRight(r.consoleURL, "/") + "/projects/" + url.PathEscape(h.Project),
+		ConsoleURL:  clean(h.ConsoleURL(r.consoleURL)),
 	}
 	if name := clean(r.names[h.Project]); name != "" {
 		d.Project = newProject(d.Project.ID, name)

@@ -76,6 +76,24 @@ func TestHealthProjectName(t *testing.T) {
 	}
 }
 
+// The Open project link of a health notice takes the project's BRIDGE_PUBLIC_CONSOLE_URL entry (it was
+// built from the whole value, entries and all).
+func TestHealthConsoleEntry(t *testing.T) {
+	r, err := render.New(render.Options{ConsoleURL: "https://console.platform.sh,test_project=https://console.upsun.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, set := range r.Sets() {
+		msg, err := r.RenderHealth(healthVariant(t, "warning"), set)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(msg.Links) != 1 || msg.Links[0].URL != "https://console.upsun.com/projects/test_project" {
+			t.Errorf("set %s: links %+v, want Open project https://console.upsun.com/projects/test_project", set, msg.Links)
+		}
+	}
+}
+
 // A health template that breaks is reported at start-up, naming the set, the type and the sample.
 func TestHealthTemplateChecked(t *testing.T) {
 	dir := writeFiles(t, map[string]string{"health.tmpl": `{{define "title"}}{{.Health.Nope}}{{end}}`})
