@@ -29,6 +29,19 @@ func TestRoutesShowsTitleAndMentions(t *testing.T) {
 	if !strings.Contains(out, "mention=slack:S0123ABCD (only on a failure: not for this result)") {
 		t.Errorf("routes for a success:\n%s", out)
 	}
+	// A cancelled deploy carries result failure, shows 🚫 and pings nobody; a critical health notice pings.
+	_, out, _ = runCLI(t, env, "", "routes", "--project", "abcdefgh1234567", "--environment", "main", "--state", "cancelled", "--result", "failure")
+	if !strings.Contains(out, "mention=slack:S0123ABCD (only on a failure: not for state cancelled)") {
+		t.Errorf("routes for a cancelled deploy:\n%s", out)
+	}
+	_, out, _ = runCLI(t, env, "", "routes", "--project", "abcdefgh1234567", "--environment", "main", "--type", "health.disk", "--result", "failure")
+	if !strings.Contains(out, "mention=slack:S0123ABCD (pinged when the notice is a failure or critical)") {
+		t.Errorf("routes for a critical health notice:\n%s", out)
+	}
+	_, out, _ = runCLI(t, env, "", "routes", "--project", "abcdefgh1234567", "--environment", "main", "--type", "health.disk", "--result", "none")
+	if !strings.Contains(out, "mention=slack:S0123ABCD (only on a failure: not for this result)") {
+		t.Errorf("routes for a health warning:\n%s", out)
+	}
 }
 
 func TestRenderShowsTheReply(t *testing.T) {

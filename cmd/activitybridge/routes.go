@@ -66,10 +66,13 @@ explain which BRIDGE_ROUTES rule matches an activity and where it goes, without 
 		switch {
 		case len(t.Mentions) == 0:
 			fmt.Fprintf(stdout, "  %s\n", t)
-		case facts.Result == "failure" || strings.HasPrefix(facts.Type, "health."):
-			fmt.Fprintf(stdout, "  %s  mention=%s (pinged when the notice is a failure or critical)\n", t, mentionsText(t))
-		default:
+		case facts.Result != "failure":
 			fmt.Fprintf(stdout, "  %s  mention=%s (only on a failure: not for this result)\n", t, mentionsText(t))
+		case !strings.HasPrefix(facts.Type, "health.") && facts.State != "complete":
+			// A cancelled activity carries result failure but shows 🚫, not ❌: someone chose to stop it.
+			fmt.Fprintf(stdout, "  %s  mention=%s (only on a failure: not for state %s)\n", t, mentionsText(t), facts.State)
+		default:
+			fmt.Fprintf(stdout, "  %s  mention=%s (pinged when the notice is a failure or critical)\n", t, mentionsText(t))
 		}
 	}
 	return nil
