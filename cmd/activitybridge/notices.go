@@ -69,11 +69,12 @@ func renderInput(r *render.Renderer, body []byte, set string) (notifier.Message,
 	return notifier.Message{}, err
 }
 
-// printWithMentions prints what a failure with mentions sends: for slack and discord a JSON object with
-// "post" (the message when it is posted anew: it carries the mentions), "edit" (the message when it edits
-// the earlier one) and "reply" (the message that then carries the mentions: a Slack thread reply with
-// reply_broadcast, a Discord reply, or for a Discord webhook a new message linking the original); for the
-// console the message and the reply's text.
+// printWithMentions prints what a failure with mentions sends: for slack and discord a JSON object with, in
+// this order, "post" (the message when it is posted anew: it carries the mentions), "edit" (the message
+// when it edits the earlier one) and "reply" (the message that then carries the mentions: a Slack thread
+// reply with reply_broadcast, a Discord reply), and for discord "webhook_reply" (what a Discord webhook,
+// which cannot reply, posts instead: a new message linking the original); for the console the message and
+// the reply's text.
 func printWithMentions(w io.Writer, target string, msg notifier.Message) error {
 	edit := msg
 	edit.Mentions = nil
@@ -81,14 +82,23 @@ func printWithMentions(w io.Writer, target string, msg notifier.Message) error {
 	switch target {
 	case "slack":
 		reply := slack.BuildReply(msg)
-		out = map[string]any{"post": slack.Build(msg), "edit": slack.Build(edit),
-			"reply": map[string]any{"thread_ts": "<ts of the message>", "reply_broadcast": true, "text": reply.Text, "blocks": reply.Blocks}}
+		out = struct {
+			Post  slack.Payload `json:"post"`
+			Edit  slack.Payload `json:"edit"`
+			Reply any           `json:"reply"`
+		}{slack.Build(msg), slack.Build(edit),
+			map[string]any{"thread_ts": "<ts of the message>", "reply_broadcast": true, "text": reply.Text, "blocks": reply.Blocks}}
 	case "discord":
 		reply := discord.BuildReply(msg, "")
-		out = map[string]any{"post": discord.Build(msg), "edit": discord.Build(edit),
-			"reply": map[string]any{"content": reply.Content, "allowed_mentions": reply.AllowedMentions,
+		out = struct {
+			Post         discord.Payload `json:"post"`
+			Edit         discord.Payload `json:"edit"`
+			Reply        any             `json:"reply"`
+			WebhookReply discord.Payload `json:"webhook_reply"`
+		}{discord.Build(msg), discord.Build(edit),
+			map[string]any{"content": reply.Content, "allowed_mentions": reply.AllowedMentions,
 				"message_reference": map[string]any{"message_id": "<id of the message>", "fail_if_not_exists": false}},
-			"webhook_reply": discord.BuildReply(msg, "https://discord.com/channels/GUILD/CHANNEL/MESSAGE")}
+			discord.BuildReply(msg, "https://discord.com/channels/GUILD/CHANNEL/MESSAGE")}
 	default:
 		if _, err := io.WriteString(w, console.Format(edit)); err != nil {
 			return err

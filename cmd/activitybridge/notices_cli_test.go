@@ -64,6 +64,10 @@ func TestRenderShowsTheReply(t *testing.T) {
 		!strings.HasPrefix(p.Reply.Text, "<!subteam^S0123ABCD> ❌ main deploy failed") || !p.Reply.ReplyBroadcast {
 		t.Errorf("render --mention:\n%s", out)
 	}
+	// In the order the README gives: posted anew, as an edit, the reply.
+	if p, e, r := strings.Index(out, `"post"`), strings.Index(out, `"edit"`), strings.Index(out, `"reply"`); !(p < e && e < r) {
+		t.Errorf("render --mention prints post at %d, edit at %d, reply at %d; want them in that order", p, e, r)
+	}
 	code, out, errOut = runCLI(t, nil, "", "render", "--target", "discord", "--mention", "slack:S0123ABCD,discord:&112233445566778899", fixturePath("push-failure"))
 	if code != 0 || !strings.Contains(out, `"content": "<@&112233445566778899> ❌ main deploy failed`) || !strings.Contains(out, `"roles": [`) {
 		t.Errorf("render --target discord --mention: exit %d %s\n%s", code, errOut, out)

@@ -18,14 +18,15 @@ const maxRenderInput = 32 << 20
 
 func renderCmd(args []string, stdin io.Reader, stdout io.Writer) error {
 	fs := newFlags("render", `activitybridge render [--target slack|discord|console] [--template SET] FILE|-
-print exactly what would be sent for an activity body (FILE, or - for standard input)`)
+print exactly what would be sent for an activity or health notification body (FILE, or - for standard
+input); with --mention, for a failure: the message posted anew, as an edit, and the reply carrying the mentions`)
 	target := fs.String("target", "slack", "what to print: slack (Block Kit JSON), discord (webhook JSON) or console (text)")
 	set := fs.String("template", "default", "template set, e.g. default or compact")
 	dir := fs.String("templates-dir", os.Getenv("BRIDGE_TEMPLATES_DIR"), "folder of .tmpl overrides (from $BRIDGE_TEMPLATES_DIR)")
 	consoleURL := fs.String("console-url", envOr("BRIDGE_PUBLIC_CONSOLE_URL", "https://console.platform.sh"), "console of the View activity link: a URL, or PROJECT=URL entries (from $BRIDGE_PUBLIC_CONSOLE_URL)")
 	namesFlag := fs.String("project-names", os.Getenv("BRIDGE_PROJECT_NAMES"), "project titles, id=title,... (from $BRIDGE_PROJECT_NAMES)")
 	reposFlag := fs.String("repositories", os.Getenv("BRIDGE_REPOSITORIES"), "repositories for commit links, id=URL,... (from $BRIDGE_REPOSITORIES)")
-	mention := fs.String("mention", "", "mention= tokens of a rule, e.g. slack:S0123ABCD,discord:&112233445566778899: show the reply a failure posts")
+	mention := fs.String("mention", "", "mention= tokens of a rule, e.g. 'slack:S0123ABCD,discord:&112233445566778899' (quoted: & is special to a shell): show the reply a failure posts")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
