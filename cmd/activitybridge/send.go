@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -15,6 +16,7 @@ import (
 	"github.com/activitybridge/activitybridge/internal/config"
 	"github.com/activitybridge/activitybridge/internal/fixture/sample"
 	"github.com/activitybridge/activitybridge/internal/jws"
+	"github.com/activitybridge/activitybridge/render"
 )
 
 // sendCmd posts an activity to a running bridge the way Platform.sh does: signed with BRIDGE_SHARED_KEY
@@ -25,7 +27,9 @@ post an activity to a running bridge, as Platform.sh would: signed with BRIDGE_S
 BRIDGE_SHARED_KEY_FILE) and sent to /webhook/$BRIDGE_PATH_TOKEN when those are set; print the answer.
 Without FILE it sends a small sample push; a sample gets a fresh activity id each time (so each send
 is a new notice), a FILE keeps its own (so sending it twice is answered "reason":"duplicate").
-Samples: `+strings.Join(sample.Names(), ", "))
+Samples: `+strings.Join(sendSamples(), ", ")+`
+(health and health-critical are health notifications of project abcdefgh1234567's main; their ID comes
+from their content, which a fresh time makes new each time, so they take no --id)`)
 	target := fs.String("url", "", "the bridge's webhook URL (default http://127.0.0.1:PORT/webhook, PORT from $BRIDGE_LISTEN, plus /$BRIDGE_PATH_TOKEN)")
 	name := fs.String("sample", "", "send this embedded sample instead of a file (default "+sample.Default+")")
 	id := fs.String("id", "", "set the activity id (e.g. to send several states of one activity)")
@@ -48,13 +52,23 @@ Samples: `+strings.Join(sample.Names(), ", "))
 		if *name == "" {
 			*name = sample.Default
 		}
-		b, ok := sample.Lookup(*name)
-		if !ok {
-			return fmt.Errorf("%w: no sample %q; use one of %s", errUsage, *name, strings.Join(sample.Names(), ", "))
-		}
-		body, what = b, "sample "+*name
-		if *id == "" {
-			*id = fmt.Sprintf("send-%d", time.Now().UnixNano())
+		what = "sample " + *name
+		if severity, ok := healthSamples[*name]; ok {
+			if *id != "" {
+				return fmt.Errorf("%w: --id: a health notification has no id (it is derived from its content)", errUsage)
+			}
+			b, err := healthSample(severity, *project, time.Now())
+			if err != nil {
+				return fmt.Errorf("%s: %w", what, err)
+			}
+			body, *project = b, ""
+		} else if b, ok := sample.Lookup(*name); ok {
+			body = b
+			if *id == "" {
+				*id = fmt.Sprintf("send-%d", time.Now().UnixNano())
+			}
+		} else {
+			return fmt.Errorf("%w: no sample %q; use one of %s", errUsage, *name, strings.Join(sendSamples(), ", "))
 		}
 	}
 	if *id != "" || *project != "" {
@@ -99,6 +113,35 @@ Samples: `+strings.Join(sample.Names(), ", "))
 		return fmt.Errorf("the bridge refused the activity: %s", resp.Status)
 	}
 	return nil
+}
+
+// healthSamples are the health notifications send offers, by sample name: their severity.
+var healthSamples = map[string]string{"health": "warning", "health-critical": "critical"}
+
+// sendSamples lists the samples send offers: the activities, then the health notifications.
+func sendSamples() []string { return append(sample.Names(), "health", "health-critical") }
+
+// healthSample returns the documentation's health notification (render.HealthSample) with severity, as
+// if about the main environment of project (default: the activity samples' abcdefgh1234567, so that the
+// same routes pick it), noticed at now: a new time is a new notification (its ID is derived from it).
+func healthSample(severity, project string, now time.Time) ([]byte, error) {
+	if project == "" {
+		project = "abcdefgh1234567"
+	}
+	var n map[string]any
+	if err := json.Unmarshal([]byte(render.HealthSample), &n); err != nil {
+		return nil, err
+	}
+	p, _ := n["project"].(map[string]any)
+	ev, _ := n["event"].(map[string]any)
+	origin, _ := ev["origin"].(map[string]any)
+	if p == nil || origin == nil {
+		return nil, errors.New("the health sample has no project or event.origin object")
+	}
+	p["id"], origin["project"], origin["environment"] = project, project, "main-bvxea6i"
+	delete(p, "title") // like the activity samples: the header shows the ID, or BRIDGE_PROJECT_NAMES' title
+	ev["severity"], ev["time"] = severity, now.UTC().Format(time.RFC3339Nano)
+	return json.Marshal(n)
 }
 
 // withFields returns the JSON object body with the top-level string members of set (those not empty)
