@@ -283,3 +283,13 @@ func TestCheck(t *testing.T) {
 		t.Errorf("Check() = %v, want nil", err)
 	}
 }
+
+// The start-up check executes the commit list too: a sample push lists several commits (a lone commit is
+// not listed), so a misspelt field in commit_item stops start-up instead of a deploy notice.
+func TestCheckRunsTheCommitList(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"_mine.tmpl": `{{define "commit_item"}}{{.Subjct}}{{end}}`})
+	_, err := render.New(render.Options{Dir: dir})
+	if err == nil || !strings.Contains(err.Error(), "Subjct") {
+		t.Errorf("New with a misspelt field in commit_item: err = %v, want it named", err)
+	}
+}

@@ -57,7 +57,7 @@ func TestCheckWarnsLikeServe(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	want := []string{
-		"ok: 2 routing rule(s), 1 destination(s), template sets [compact default] checked against 17 sample activities; 3 warning(s)",
+		"ok: 2 routing rule(s), 1 destination(s), template sets [compact default] checked against 18 sample activities; 3 warning(s)",
 		"  line 1: abcdefgh1234567/* -> console",
 		"  line 2: abcdefgh1234567/main -> console@compact",
 		"warning: unknown variable BRIDGE_ROUTE is ignored; check its spelling against .env.example",
