@@ -211,7 +211,8 @@ func (r *Renderer) set(name string) (*tmplSet, error) {
 
 // Check executes every template of every set (each type file and the fallback) against every
 // small sample activity of package internal/fixture/sample (the full fixtures stay out of the binary),
-// and returns the distinct errors, each naming the set, the type file and the sample. A template that renders an empty title is an error too.
+// and the health templates against HealthSample, and returns the distinct errors, each naming the set,
+// the type file and the sample. A template that renders an empty title is an error too.
 func (r *Renderer) Check() error {
 	type sample struct {
 		name string

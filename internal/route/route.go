@@ -11,8 +11,9 @@
 // complete, cancelled, scheduled, staged), results= (success, failure, and none for an activity
 // without a result yet), envtypes= (production, staging, development), each a comma-separated list,
 // and the word continue. The option mention= (see Mention) lists who to ping when a notice of the rule
-// is a failure; Destinations returns them with each destination. Rules are tried in order; the first that matches wins unless it says
-// continue, then matching goes on. A destination reached twice is returned once.
+// is a failure; Destinations returns them with each destination. Rules are tried in order; the first
+// that matches wins unless it says continue, then matching goes on. A destination reached twice is
+// returned once.
 //
 // An empty BRIDGE_ROUTES (or one of only comments) gives the default table, which sends everything to
 // the console.
