@@ -340,3 +340,34 @@ func mustJSON(t *testing.T, v any) json.RawMessage {
 	}
 	return b
 }
+
+// A bot without Read Message History cannot reply (Discord answers 160002, which no retry changes): the
+// mentions go out in a plain message after the edit, instead of the notice becoming a dead letter.
+func TestBotReplyWithoutHistoryPermissionStillPings(t *testing.T) {
+	fake := notifiertest.NewDiscord(t)
+	stop := fake.FailWhere(notifiertest.Failure{Code: 160002, Message: "Cannot reply without permission to read message history"}, "message_reference")
+	defer stop()
+	bot, err := discord.NewBot(fake.BotToken(), fake.APIURL(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const chID = "123456789012345678"
+	ch := bot.Channel(chID)
+	ctx := context.Background()
+	pending := failedMsg()
+	pending.Status, pending.Mentions = notifier.StatusPending, nil
+	first, err := ch.Send(ctx, pending, notifier.Ref{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ch.Send(ctx, failedMsg(), first); err != nil {
+		t.Fatalf("Send of the failure: %v; want the mentions posted without message_reference", err)
+	}
+	msgs := fake.Messages(chID)
+	if len(msgs) != 2 || msgs[0].Edits != 1 || msgs[1].ReplyTo != "" {
+		t.Fatalf("messages %+v; want the original edited once and one plain message", msgs)
+	}
+	if got := notifiertest.DiscordPings(msgs[1]); !reflect.DeepEqual(got, wantPings) {
+		t.Errorf("plain message pings %v, want exactly %v", got, wantPings)
+	}
+}

@@ -2,6 +2,7 @@ package discord
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -76,7 +77,9 @@ func editPayload(msg notifier.Message) Payload {
 
 // reply posts BuildReply(msg) as a reply (message_reference) to the message ref in the channel. It runs
 // after the edit of ref succeeded; when it fails, Send fails and the worker retries the whole Send: the
-// edit is repeated (it sets the same content) and the reply goes out then.
+// edit is repeated (it sets the same content) and the reply goes out then. Discord refuses a reply from a
+// bot without Read Message History in the channel (160002), which could never succeed: the mentions then
+// go out in a plain message instead, so that the on-call is still pinged.
 func (c *channel) reply(ctx context.Context, msg notifier.Message, ref notifier.Ref) error {
 	p := BuildReply(msg, "")
 	if p.Content == "" {
@@ -90,6 +93,11 @@ func (c *channel) reply(ctx context.Context, msg notifier.Message, ref notifier.
 		ch = c.id
 	}
 	m, err := c.s.ChannelMessageSendComplex(ch, send, discordgo.WithContext(ctx))
+	var re *discordgo.RESTError
+	if errors.As(err, &re) && re.Message != nil && re.Message.Code == discordgo.ErrCodeCannotReplyWithoutPermissionToReadMessageHistory {
+		send.Reference = nil
+		m, err = c.s.ChannelMessageSendComplex(ch, send, discordgo.WithContext(ctx))
+	}
 	if err != nil {
 		return c.fail("reply", err, false)
 	}
