@@ -12,8 +12,9 @@ import (
 // Header is the name of the HTTP header that carries the signature.
 const Header = "X-JWS-Signature"
 
-// HeaderSegment is the protected header of every signature, base64url-encoded without padding.
-var HeaderSegment = base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"HS256","b64":false,"crit":["b64"]}`))
+// HeaderSegment is the protected header of every signature, {"alg":"HS256","b64":false,"crit":["b64"]},
+// base64url-encoded without padding. A constant, so that no importer can change it.
+const HeaderSegment = "eyJhbGciOiJIUzI1NiIsImI2NCI6ZmFsc2UsImNyaXQiOlsiYjY0Il19"
 
 // Sign returns the X-JWS-Signature of body: "<header segment>..<base64url HMAC-SHA256>", the HMAC keyed
 // with the shared key's bytes as written and taken over the header segment, a dot and the raw body. The

@@ -1,6 +1,7 @@
 package jws_test
 
 import (
+	"encoding/base64"
 	"strings"
 	"testing"
 
@@ -21,5 +22,11 @@ func TestSignIsAcceptedByTheReceiver(t *testing.T) {
 		if _, err := receiver.Verify(append(body, ' '), sig, key); err == nil {
 			t.Errorf("key %q: a changed body still verifies", key)
 		}
+	}
+}
+
+func TestHeaderSegment(t *testing.T) {
+	if got, want := jws.HeaderSegment, base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"HS256","b64":false,"crit":["b64"]}`)); got != want {
+		t.Errorf("HeaderSegment = %q, want %q", got, want)
 	}
 }
