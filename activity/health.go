@@ -167,6 +167,18 @@ type wireHealth struct {
 	} `json:"event"`
 }
 
+// DecodeHealthInstead decodes a body that Decode refused with actErr as a health notification. When the
+// body is not one either, the error is actErr (why it is not an activity), unless the body has an event
+// object: then it was meant as a health notification and DecodeHealth's error says more.
+func DecodeHealthInstead(body []byte, actErr error) (*Health, error) {
+	h, err := DecodeHealth(body)
+	var he *HealthError
+	if errors.As(err, &he) && he.NoEvent {
+		return nil, actErr
+	}
+	return h, err
+}
+
 // DecodeHealth decodes the JSON body of a health.webhook notification. It returns a *HealthError
 // (matching ErrNotHealth) when the body is not a JSON object, has no "event" object (NoEvent), or lacks
 // a project, a component or a severity, has one of them or the environment or service over 128 bytes,

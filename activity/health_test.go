@@ -133,3 +133,20 @@ func TestHealthConsoleURL(t *testing.T) {
 		})
 	}
 }
+
+// DecodeHealthInstead says why a body is neither: as an activity, unless it has an event object.
+func TestDecodeHealthInstead(t *testing.T) {
+	for _, tt := range []struct{ body, want string }{
+		{`{"hello":"world"}`, `not an activity: field "id": missing or empty`},
+		{`{"event":{"component":"disk"}}`, `not a health notification: field "event.origin.project": missing or empty`},
+	} {
+		_, actErr := activity.Decode([]byte(tt.body))
+		if h, err := activity.DecodeHealthInstead([]byte(tt.body), actErr); h != nil || err == nil || err.Error() != tt.want {
+			t.Errorf("DecodeHealthInstead(%s) = %v, %v; want %q", tt.body, h, err, tt.want)
+		}
+	}
+	_, actErr := activity.Decode(fixture.Bytes("health.webhook"))
+	if h, err := activity.DecodeHealthInstead(fixture.Bytes("health.webhook"), actErr); err != nil || h.Component != "disk" {
+		t.Errorf("DecodeHealthInstead(health.webhook) = %+v, %v", h, err)
+	}
+}

@@ -59,14 +59,11 @@ func renderInput(r *render.Renderer, body []byte, set string) (notifier.Message,
 	if err == nil {
 		return r.Render(act, set)
 	}
-	h, herr := activity.DecodeHealth(body)
-	if herr == nil {
-		return r.RenderHealth(h, set)
+	h, err := activity.DecodeHealthInstead(body, err)
+	if err != nil {
+		return notifier.Message{}, err
 	}
-	if he, ok := herr.(*activity.HealthError); ok && !he.NoEvent {
-		return notifier.Message{}, herr
-	}
-	return notifier.Message{}, err
+	return r.RenderHealth(h, set)
 }
 
 // printWithMentions prints what a failure with mentions sends: for slack and discord a JSON object with, in

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 
@@ -28,12 +27,8 @@ func withMentions(msg notifier.Message, ids []string) notifier.Message {
 // received twice is a duplicate). Any other body is a bad request: actErr says why it is not an activity,
 // unless the body has an event object, then the health decoding's error does.
 func (a *App) acceptHealth(ctx context.Context, body []byte, actErr error) (string, int, error) {
-	h, err := activity.DecodeHealth(body)
+	h, err := activity.DecodeHealthInstead(body, actErr)
 	if err != nil {
-		var he *activity.HealthError
-		if errors.As(err, &he) && he.NoEvent {
-			err = actErr
-		}
 		return "", 0, fmt.Errorf("%w: %w", receiver.ErrBadRequest, err)
 	}
 	facts := route.Facts{
