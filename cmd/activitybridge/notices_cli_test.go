@@ -44,6 +44,16 @@ func TestRoutesShowsTitleAndMentions(t *testing.T) {
 	}
 }
 
+// Without rules, routes says so once and shows no "line 0" for the implied rule.
+func TestRoutesWithoutRules(t *testing.T) {
+	code, out, errOut := runCLI(t, map[string]string{"BRIDGE_ROUTES": ""}, "", "routes", "--project", "abcdefgh1234567", "--environment", "main")
+	want := "activity: project=abcdefgh1234567 environment=main type=environment.push state=complete result=success envtype=none\n" +
+		"BRIDGE_ROUTES is empty: everything goes to the console.\ndestinations:\n  console\n"
+	if code != 0 || out != want {
+		t.Errorf("routes without rules: exit %d %s\n%s\nwant\n%s", code, errOut, out, want)
+	}
+}
+
 func TestRenderShowsTheReply(t *testing.T) {
 	code, out, errOut := runCLI(t, nil, "", "render", "--target", "slack", "--mention", "slack:S0123ABCD,discord:&112233445566778899", fixturePath("push-failure"))
 	if code != 0 {

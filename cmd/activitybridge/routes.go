@@ -47,6 +47,7 @@ explain which BRIDGE_ROUTES rule matches an activity and where it goes, without 
 		titled(facts.Project, names), facts.Environment, facts.Type, facts.State, orNone(facts.Result), orNone(facts.EnvType))
 	if table.Default {
 		fmt.Fprintln(stdout, "BRIDGE_ROUTES is empty: everything goes to the console.")
+		steps = nil // the implied rule */* -> console has no line to show
 	}
 	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
 	for _, s := range steps {
