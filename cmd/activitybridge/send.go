@@ -109,7 +109,12 @@ from their content, which a fresh time makes new each time, so they take no --id
 	defer resp.Body.Close()
 	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
 	fmt.Fprintf(stdout, "%s %s\n", resp.Status, strings.TrimSpace(string(answer)))
-	if resp.StatusCode/100 != 2 {
+	switch {
+	case resp.StatusCode == http.StatusUnauthorized && key == "":
+		return fmt.Errorf("the bridge refused the activity: %s; it wants a signature: set BRIDGE_SHARED_KEY (and BRIDGE_PATH_TOKEN, if it has one) as the bridge has them", resp.Status)
+	case resp.StatusCode == http.StatusUnauthorized:
+		return fmt.Errorf("the bridge refused the activity: %s; BRIDGE_SHARED_KEY or BRIDGE_PATH_TOKEN differs from the bridge's", resp.Status)
+	case resp.StatusCode/100 != 2:
 		return fmt.Errorf("the bridge refused the activity: %s", resp.Status)
 	}
 	return nil

@@ -60,3 +60,22 @@ func TestSendHealthSample(t *testing.T) {
 		t.Errorf("send --sample health --id x: %v", err)
 	}
 }
+
+// A 401 says which setting to look at.
+func TestSendUnauthorizedSaysWhy(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, `{"error":"unauthorized"}`, http.StatusUnauthorized)
+	}))
+	defer srv.Close()
+	t.Setenv("BRIDGE_PATH_TOKEN", "")
+	for key, want := range map[string]string{
+		"":  "it wants a signature: set BRIDGE_SHARED_KEY",
+		"k": "BRIDGE_SHARED_KEY or BRIDGE_PATH_TOKEN differs from the bridge's",
+	} {
+		t.Setenv("BRIDGE_SHARED_KEY", key)
+		err := sendCmd([]string{"--url", srv.URL}, nil, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "401 Unauthorized") || !strings.Contains(err.Error(), want) {
+			t.Errorf("key %q: send = %v, want a 401 saying %q", key, err, want)
+		}
+	}
+}
