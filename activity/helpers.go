@@ -28,8 +28,8 @@ func (a *Activity) EnvironmentName() string {
 // EnvironmentType returns "production", "staging", "development" or "" when the body does not say:
 // payload.environment.type, else deployment.environment_info.environment_type, else "production" for
 // the project's main environment (payload.environment.is_main): the older payloads (2015, 2017) carry no
-// environment type, and their main environment is the production one. No payload names the project's
-// default branch, so is_main is the only sign of it.
+// environment type, and their main environment is the production one. Those payloads carry no
+// payload.project, whose default_branch newer bodies have (with a type), so is_main is the only sign.
 func (a *Activity) EnvironmentType() string {
 	e := a.Payload.Environment
 	if e != nil && e.Type != "" {
