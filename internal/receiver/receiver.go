@@ -208,7 +208,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	default:
 		writeError(w, http.StatusNotFound, "not found")
-		h.log.Debug().Str("method", r.Method).Str("path", redactPath(p)).Int("status", http.StatusNotFound).Msg("request")
+		h.log.Debug().Str("method", r.Method).Str("path", redactPath(p)).Int("path_len", len(p)).
+			Int("status", http.StatusNotFound).Msg("request")
 	}
 }
 
@@ -481,8 +482,12 @@ func allow(w http.ResponseWriter, r *http.Request, methods ...string) bool {
 	return false
 }
 
-// redactPath keeps a path fit for logs: the webhook token and anything after an unknown first segment
-// (which may be a mistyped token) are replaced.
+// unknownPath is what the logs show instead of a path the service does not serve: any segment of it could
+// be a path token sent to the wrong place (a forgotten /webhook/ prefix), so only its length is logged.
+const unknownPath = "{unknown}"
+
+// redactPath keeps a path fit for logs: the service's own paths as they are, the webhook token replaced,
+// and every other path replaced by unknownPath (log its length beside it).
 func redactPath(p string) string {
 	switch p {
 	case "/webhook", "/healthz", "/readyz", "/metrics", "/":
@@ -491,14 +496,7 @@ func redactPath(p string) string {
 	if strings.HasPrefix(p, "/webhook/") {
 		return "/webhook/{token}"
 	}
-	first, _, more := strings.Cut(strings.TrimPrefix(p, "/"), "/")
-	if len(first) > 32 {
-		first = first[:32] + "…"
-	}
-	if more {
-		return "/" + first + "/…"
-	}
-	return "/" + first
+	return unknownPath
 }
 
 func writeError(w http.ResponseWriter, status int, msg string) {

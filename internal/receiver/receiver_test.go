@@ -466,3 +466,32 @@ func TestStalledBodyHoldsWhatItSent(t *testing.T) {
 	close(slow.release)
 	<-done
 }
+
+// A token sent to the wrong path (the /webhook/ prefix forgotten, or mistyped) is never logged, whatever
+// its length: unknown paths are logged as a fixed label and a length.
+func TestUnknownPathLogs(t *testing.T) {
+	const token = "0123456789abcdef0123456789abcdef" // openssl rand -hex 16
+	var buf bytes.Buffer
+	h, err := NewHandler(Options{PathToken: token}, (&fakeAccept{}).accept,
+		zerolog.New(&buf).Level(zerolog.DebugLevel), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths := []string{"/" + token, "/" + token[:8], "/hook/" + token, "/" + token + "/webhook", "/webhooks/" + token,
+		"/" + token[:31] + "/" + token[31:]}
+	for _, p := range paths {
+		buf.Reset()
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("POST", p, strings.NewReader("{}")))
+		logs := buf.String()
+		if rec.Code != http.StatusNotFound {
+			t.Errorf("POST %s = %d, want 404", p, rec.Code)
+		}
+		if !strings.Contains(logs, `"path":"{unknown}"`) || !strings.Contains(logs, fmt.Sprintf(`"path_len":%d`, len(p))) {
+			t.Errorf("POST %s logged %s, want path {unknown} and its length", p, logs)
+		}
+		if strings.Contains(logs, token[:8]) || strings.Contains(logs, "hook") {
+			t.Errorf("POST %s: the log shows part of the path: %s", p, logs)
+		}
+	}
+}
