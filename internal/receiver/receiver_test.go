@@ -17,7 +17,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/rs/zerolog"
 	"go.uber.org/goleak"
-	"golang.org/x/sync/semaphore"
 )
 
 func TestMain(m *testing.M) {
@@ -373,7 +372,7 @@ func serveSlow(h http.Handler, slow *stallingBody, length int64) (rec *httptest.
 func TestHandlerBodySlots(t *testing.T) {
 	acc := &fakeAccept{id: "a1", queued: 1}
 	h := newTestHandler(t, Options{BodyWait: 1}, acc)
-	h.(*handler).mem = semaphore.NewWeighted(bodyChunk) // room for one piece: the slow body takes it all
+	h.(*handler).mem = newBudget(bodyChunk, defaultFairness) // room for one piece: the slow body takes it all
 
 	slow := &stallingBody{stalled: make(chan struct{}), release: make(chan struct{})}
 	slowRec, done := serveSlow(h, slow, -1)
@@ -448,7 +447,7 @@ func TestHandlerLogs(t *testing.T) {
 func TestStalledBodyHoldsWhatItSent(t *testing.T) {
 	acc := &fakeAccept{id: "a1", queued: 1}
 	h := newTestHandler(t, Options{BodyWait: 1}, acc)
-	h.(*handler).mem = semaphore.NewWeighted(2 * bodyChunk) // the staller's buffer and one more
+	h.(*handler).mem = newBudget(2*bodyChunk, defaultFairness) // the staller's buffer and one more
 
 	slow := &stallingBody{first: bytes.Repeat([]byte{' '}, bodyChunk), stalled: make(chan struct{}), release: make(chan struct{})}
 	slowRec, done := serveSlow(h, slow, 16<<20)

@@ -1,0 +1,353 @@
+package receiver
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// The body-memory budget is shared fairly between the addresses that send bodies. A body takes memory
+// as its bytes arrive; when the budget is short, memory goes first to the waiting body whose address
+// holds the least, and a waiting body may take memory back from a body in progress by having it cut off
+// (503, connection closed):
+//
+//   - a slow body (one that received less than fairness.slowBytes in the last fairness.window, and is at
+//     least fairness.minAge old) of its own address or of an address that holds more than its own;
+//   - once it has waited fairness.fairAfter, any body of an address that holds more than its fair share
+//     (the budget divided by the number of addresses with a body in progress or waiting).
+//
+// So a sender that trickles, or holds more than its share, cannot make another address wait more than
+// fairAfter; and a fast sender behind the same address as an attacker (a proxy, a shared egress) still
+// gets in, because the attacker's bodies are slow or the memory they hold is.
+
+// fairness holds the thresholds of the rules above; tests shrink them.
+type fairness struct {
+	window    time.Duration // the recent rate of a body is measured over this window
+	slowBytes int64         // a body that received less than this in the last window is slow
+	minAge    time.Duration // a body younger than this is never slow
+	fairAfter time.Duration // how long a waiter waits before it cuts off fast bodies of an address over its share
+}
+
+// defaultFairness: a body is slow under 64 KiB/s (a sender on a 1 Mbit/s link sends twice that).
+var defaultFairness = fairness{window: time.Second, slowBytes: 64 << 10, minAge: 500 * time.Millisecond,
+	fairAfter: 500 * time.Millisecond}
+
+// budget is a counting semaphore of body memory with per-address fairness and preemption.
+type budget struct {
+	fair fairness
+	now  func() time.Time
+
+	mu      sync.Mutex
+	total   int64
+	free    int64
+	freeing int64 // held by cut-off bodies that have not released it yet
+	groups  map[string]*group
+	bodies  map[*body]struct{}
+	waiters []*waiter
+	changed chan struct{} // closed and replaced whenever memory is released or granted
+}
+
+type group struct {
+	key     string
+	held    int64
+	freeing int64
+	n       int // bodies of this address in progress
+}
+
+type waiter struct {
+	b       *body
+	need    int64
+	since   time.Time
+	granted bool
+}
+
+// body is one request's share of the budget.
+type body struct {
+	bg      *budget
+	g       *group
+	held    int64
+	freeing int64 // what it held when it was cut off, not yet released
+	start   time.Time
+	reading bool // only a body that is reading (not waiting for memory) can be cut off
+	waiting bool
+	evicted atomic.Bool
+	cut     func() // makes the body's pending read fail at once
+	slots   [4]slot
+}
+
+type slot struct{ idx, n int64 }
+
+func newBudget(total int64, fair fairness) *budget {
+	return &budget{fair: fair, now: time.Now, total: total, free: total, groups: map[string]*group{},
+		bodies: map[*body]struct{}{}, changed: make(chan struct{})}
+}
+
+// addressKey groups requests by the client's address: an IPv4 address, or the /64 of an IPv6 address
+// (one host usually has a whole /64).
+func addressKey(remoteAddr string) string {
+	host, _, err := net.SplitHostPort(remoteAddr)
+	if err != nil {
+		host = remoteAddr
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return host
+	}
+	ip = ip.Unmap()
+	if ip.Is6() {
+		p, _ := ip.Prefix(64)
+		return p.String()
+	}
+	return ip.String()
+}
+
+// begin registers a body of the address key that starts reading now; cut makes its pending read fail.
+func (bg *budget) begin(key string, cut func()) *body {
+	bg.mu.Lock()
+	defer bg.mu.Unlock()
+	g := bg.groups[key]
+	if g == nil {
+		g = &group{key: key}
+		bg.groups[key] = g
+	}
+	g.n++
+	b := &body{bg: bg, g: g, start: bg.now(), reading: true, cut: cut}
+	bg.bodies[b] = struct{}{}
+	return b
+}
+
+// broadcast wakes every waiter; called with mu held.
+func (bg *budget) broadcast() {
+	close(bg.changed)
+	bg.changed = make(chan struct{})
+}
+
+// acquire takes n bytes for b, waiting at most wait (or until ctx ends). It reports false when the
+// memory could not be had in time.
+func (b *body) acquire(ctx context.Context, n int64, wait time.Duration) bool {
+	bg := b.bg
+	bg.mu.Lock()
+	if b.evicted.Load() {
+		bg.mu.Unlock()
+		return false
+	}
+	if len(bg.waiters) == 0 && bg.free >= n {
+		bg.grant(b, n)
+		bg.mu.Unlock()
+		return true
+	}
+	w := &waiter{b: b, need: n, since: bg.now()}
+	b.waiting = true
+	bg.waiters = append(bg.waiters, w)
+	timeout := time.NewTimer(wait)
+	defer timeout.Stop()
+	// Which bodies are slow, and whether w may take from fast ones, changes with time alone.
+	tick := time.NewTicker(max(min(bg.fair.window/4, bg.fair.fairAfter), time.Millisecond))
+	defer tick.Stop()
+	for {
+		bg.dispatch()
+		if w.granted {
+			bg.mu.Unlock()
+			return true
+		}
+		cuts := bg.evictFor(w)
+		ch := bg.changed
+		bg.mu.Unlock()
+		for _, cut := range cuts {
+			cut()
+		}
+		timedOut := false
+		select {
+		case <-ch:
+		case <-tick.C:
+		case <-timeout.C:
+			timedOut = true
+		case <-ctx.Done():
+			timedOut = true
+		}
+		bg.mu.Lock()
+		if timedOut && !w.granted {
+			for i, o := range bg.waiters {
+				if o == w {
+					bg.waiters = append(bg.waiters[:i], bg.waiters[i+1:]...)
+					break
+				}
+			}
+			b.waiting = false
+			bg.dispatch() // the memory we did not take may serve the next waiter
+			bg.mu.Unlock()
+			return false
+		}
+	}
+}
+
+// grant gives n bytes to b; called with mu held.
+func (bg *budget) grant(b *body, n int64) {
+	bg.free -= n
+	b.held += n
+	b.g.held += n
+}
+
+// dispatch grants free memory to waiters, the waiter whose address holds the least first (in arrival
+// order between equals); it stops at the first waiter that does not fit, so a large body is not
+// starved by smaller ones. Called with mu held.
+func (bg *budget) dispatch() {
+	granted := false
+	for len(bg.waiters) > 0 {
+		best := 0
+		for i, w := range bg.waiters {
+			if w.b.g.held < bg.waiters[best].b.g.held {
+				best = i
+			}
+		}
+		w := bg.waiters[best]
+		if w.need > bg.free {
+			break
+		}
+		bg.waiters = append(bg.waiters[:best], bg.waiters[best+1:]...)
+		bg.grant(w.b, w.need)
+		w.granted, w.b.waiting = true, false
+		granted = true
+	}
+	if granted {
+		bg.broadcast()
+	}
+}
+
+// evictFor marks as cut off the bodies whose memory w may take (see the package comment at the top of
+// this file) until w's need is covered, and returns their cut functions, to be called without mu.
+func (bg *budget) evictFor(w *waiter) []func() {
+	short := w.need - bg.free - bg.freeing
+	var cuts []func()
+	now := bg.now()
+	for short > 0 {
+		v := bg.victim(w, now)
+		if v == nil {
+			break
+		}
+		v.evicted.Store(true)
+		v.reading = false
+		v.freeing = v.held
+		bg.freeing += v.held
+		v.g.freeing += v.held
+		short -= v.held
+		cuts = append(cuts, v.cut)
+	}
+	return cuts
+}
+
+// victim picks the body w may cut off, or nil: the slowest slow body of w's address or of a richer one,
+// else (after fairAfter) the oldest body of the richest address over its fair share.
+func (bg *budget) victim(w *waiter, now time.Time) *body {
+	gw := w.b.g
+	share := bg.total / int64(max(len(bg.groups), 1))
+	mayTakeFast := now.Sub(w.since) >= bg.fair.fairAfter
+	var slow, fast *body
+	var slowRecent int64
+	for b := range bg.bodies {
+		if b == w.b || !b.reading || b.waiting || b.held == 0 {
+			continue
+		}
+		g := b.g
+		gHeld, wHeld := g.held-g.freeing, gw.held-gw.freeing
+		if now.Sub(b.start) >= bg.fair.minAge && (g == gw || gHeld > wHeld) {
+			if r := b.recent(now); r < bg.fair.slowBytes && (slow == nil || r < slowRecent || r == slowRecent && b.start.Before(slow.start)) {
+				slow, slowRecent = b, r
+				continue
+			}
+		}
+		if mayTakeFast && g != gw && gHeld > share {
+			if fast == nil {
+				fast = b
+				continue
+			}
+			fHeld := fast.g.held - fast.g.freeing
+			if gHeld > fHeld || gHeld == fHeld && b.start.Before(fast.start) {
+				fast = b
+			}
+		}
+	}
+	if slow != nil {
+		return slow
+	}
+	return fast
+}
+
+// slotOf is the index of the quarter window that holds t.
+func (bg *budget) slotOf(t time.Time) int64 {
+	return t.UnixNano() / int64(bg.fair.window/4)
+}
+
+// progress records that n bytes of b arrived.
+func (b *body) progress(n int) {
+	bg := b.bg
+	bg.mu.Lock()
+	idx := bg.slotOf(bg.now())
+	s := &b.slots[idx%4]
+	if s.idx != idx {
+		s.idx, s.n = idx, 0
+	}
+	s.n += int64(n)
+	bg.mu.Unlock()
+}
+
+// recent is how many bytes of b arrived in the last window; called with mu held.
+func (b *body) recent(now time.Time) int64 {
+	idx := b.bg.slotOf(now)
+	var n int64
+	for _, s := range b.slots {
+		if s.idx > idx-4 {
+			n += s.n
+		}
+	}
+	return n
+}
+
+// doneReading makes b impossible to cut off: its body is in, and it will be released soon.
+func (b *body) doneReading() {
+	b.bg.mu.Lock()
+	b.reading = false
+	b.bg.mu.Unlock()
+}
+
+// release gives n of b's bytes back.
+func (b *body) release(n int64) {
+	if n == 0 {
+		return
+	}
+	bg := b.bg
+	bg.mu.Lock()
+	bg.releaseLocked(b, n)
+	bg.dispatch()
+	bg.broadcast()
+	bg.mu.Unlock()
+}
+
+func (bg *budget) releaseLocked(b *body, n int64) {
+	b.held -= n
+	b.g.held -= n
+	bg.free += n
+	if d := min(n, b.freeing); d > 0 {
+		b.freeing -= d
+		bg.freeing -= d
+		b.g.freeing -= d
+	}
+}
+
+// end releases everything b holds and forgets it.
+func (b *body) end() {
+	bg := b.bg
+	bg.mu.Lock()
+	bg.releaseLocked(b, b.held)
+	delete(bg.bodies, b)
+	b.g.n--
+	if b.g.n == 0 {
+		delete(bg.groups, b.g.key)
+	}
+	bg.dispatch()
+	bg.broadcast()
+	bg.mu.Unlock()
+}
