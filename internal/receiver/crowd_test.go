@@ -25,7 +25,7 @@ type crowding struct {
 	burst     int           // bytes each sends at once
 	trickle   time.Duration // then trickleN bytes (at least 1) every trickle
 	trickleN  int
-	signature string        // the attackers' X-JWS-Signature ("" sends none)
+	signature string // the attackers' X-JWS-Signature ("" sends none)
 
 	honest      [][]byte      // the signed bodies sent in turn, each every honestEvery
 	honestEvery time.Duration // from each honest address
