@@ -26,6 +26,8 @@ func deadlettersCmd(args []string, stdout io.Writer) error {
 	if strings.HasPrefix(base, "http://:") {
 		base = "http://127.0.0.1" + strings.TrimPrefix(base, "http://")
 	}
+	// The admin listener answers only a loopback Host (or the address the connection came in on).
+	base = strings.NewReplacer("http://0.0.0.0:", "http://127.0.0.1:", "http://[::]:", "http://[::1]:").Replace(base)
 	hc := &http.Client{Timeout: 10 * time.Second}
 	switch fs.Arg(0) {
 	case "list":
