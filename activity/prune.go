@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // Pruning: before json.Unmarshal sees a body, one pass over it validates the whole body and copies
@@ -136,9 +137,22 @@ func errEOF(in []byte) *syntaxError {
 // maxDepth is encoding/json's (and v2's) limit on nested arrays and objects.
 const maxDepth = 10000
 
+// maxKeptString caps the bytes between the quotes of every string prune keeps (values, and the member
+// names of maps): a longer one is cut there, at a character and escape boundary, and ends with "…".
+// No message shows more of one string than a Discord description (4,096 characters, which take at most
+// 24 KiB as \u escapes); cutting here, before anything is copied, keeps a body whose bulk is one long
+// commit message, description or name from costing many times its size once decoded, rendered and
+// persisted.
+const maxKeptString = 24 << 10
+
+// maxEscapedName is the longest escaped member name prune decodes to see whether it names a kept member:
+// every kept name is short, so a longer escaped name cannot be one.
+const maxEscapedName = 256
+
 // prune validates body as encoding/json's json.Valid does (non-ASCII bytes are not checked as
 // UTF-8, like there) and appends to dst a document with only what the wire structs keep: unknown
-// members are dropped, everything else is copied as written, without whitespace between tokens.
+// members are dropped, strings longer than maxKeptString are cut, everything else is copied as
+// written, without whitespace between tokens.
 func prune(body, dst []byte) ([]byte, error) {
 	p := pruner{in: body, out: dst}
 	if err := p.document(keptTree()); err != nil {
@@ -196,9 +210,53 @@ func (p *pruner) value(i int, n *node) (int, error) {
 		return i, p.errAt(i, "looking for beginning of value")
 	}
 	if err == nil && n != nil {
-		p.out = append(p.out, p.in[start:i]...)
+		if c == '"' {
+			p.out = appendCut(p.out, p.in[start:i])
+		} else {
+			p.out = append(p.out, p.in[start:i]...)
+		}
 	}
 	return i, err
+}
+
+// appendCut appends the string literal lit (quotes included) to out, cut to maxKeptString bytes
+// between the quotes (see there). The cut never splits a UTF-8 sequence, an escape or a surrogate
+// pair written as two escapes.
+func appendCut(out, lit []byte) []byte {
+	if len(lit) <= maxKeptString+2 {
+		return append(out, lit...)
+	}
+	content := lit[1 : len(lit)-1]
+	j, lastEsc := 0, -1
+	for j < maxKeptString {
+		if content[j] != '\\' {
+			j++
+			continue
+		}
+		w := 2
+		if content[j+1] == 'u' {
+			w = 6
+		}
+		if j+w > maxKeptString {
+			break
+		}
+		lastEsc = j
+		j += w
+	}
+	for j > 0 && content[j]&0xC0 == 0x80 { // content[j] continues the sequence before it
+		j--
+	}
+	if lastEsc >= 0 && lastEsc == j-6 && content[lastEsc+1] == 'u' && highSurrogate(content[lastEsc+2:j]) {
+		j = lastEsc
+	}
+	out = append(out, '"')
+	out = append(out, content[:j]...)
+	return append(out, "…\""...)
+}
+
+// highSurrogate reports whether the four hex digits h are in D800-DBFF.
+func highSurrogate(h []byte) bool {
+	return (h[0] == 'd' || h[0] == 'D') && strings.IndexByte("89abAB", h[1]) >= 0
 }
 
 // container scans the object or array starting at in[i]. With n == nil it only validates; else
@@ -280,8 +338,14 @@ func (p *pruner) member(i int, n *node, kept int) (int, *node, error) {
 	case n.kind == mapNode:
 		child = n.elem
 	case escaped:
-		// Only v2 knows which name an escaped name means: keep the member whole.
-		child = leaf
+		// An escaped name ("pay\u006coad") means what it decodes to; only a short one can name a kept
+		// member. Keeping such a member whole instead would let it carry a long string past the cut.
+		if i-start <= maxEscapedName {
+			var name string
+			if json.Unmarshal(in[start:i], &name, jsontext.AllowInvalidUTF8(true)) == nil {
+				child = n.member([]byte(name))
+			}
+		}
 	default:
 		child = n.member(in[start+1 : i-1])
 	}
@@ -296,7 +360,7 @@ func (p *pruner) member(i int, n *node, kept int) (int, *node, error) {
 		if kept > 0 {
 			p.out = append(p.out, ',')
 		}
-		p.out = append(p.out, name...)
+		p.out = appendCut(p.out, name)
 		p.out = append(p.out, ':')
 	}
 	return p.space(i + 1), child, nil
