@@ -46,6 +46,7 @@ type App struct {
 	store     outbox.Store
 	worker    *outbox.Worker
 	registry  *prometheus.Registry
+	health    *storeHealth
 }
 
 // New builds the service from a loaded configuration: it parses and checks the templates, opens the store and
@@ -61,6 +62,7 @@ func New(cfg *config.Config, log zerolog.Logger, stdout io.Writer) (*App, error)
 		renderer: r,
 		table:    cfg.Table,
 		registry: prometheus.NewRegistry(),
+		health:   &storeHealth{log: log, dir: storeDir(cfg.Store, cfg.DataDir)},
 	}
 	a.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if err := a.checkSets(); err != nil {
@@ -202,6 +204,7 @@ func (a *App) Accept(ctx context.Context, body []byte) (string, int, error) {
 		})
 	}
 	queued, err := a.store.Enqueue(ctx, act.ID, string(act.State), jobs)
+	a.health.record(err)
 	if err != nil {
 		return act.ID, 0, fmt.Errorf("%w: %w", receiver.ErrUnavailable, err)
 	}
@@ -223,12 +226,13 @@ func (a *App) render(act *activity.Activity, set string) notifier.Message {
 	return plainMessage(act, a.cfg.PublicConsoleURL)
 }
 
-// ready reports whether the service can accept webhooks: the store must be writable.
+// ready reports whether the service can accept webhooks: the store must be writable, and its last write
+// must not have failed for want of space or an I/O error.
 func (a *App) ready() error {
 	if err := a.store.Ping(); err != nil {
 		return fmt.Errorf("store not writable: %w", err)
 	}
-	return nil
+	return a.health.check()
 }
 
 // Run serves until ctx is done, then shuts down in order: stop accepting webhooks, let requests in flight
