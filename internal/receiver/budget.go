@@ -14,10 +14,13 @@ import (
 // holds the least, and a waiting body may take memory back from a body in progress by having it cut off
 // (503, connection closed):
 //
-//   - a slow body (one that received less than fairness.slowBytes in the last fairness.window, and is at
-//     least fairness.minAge old) of its own address or of an address that holds more than its own;
+//   - a slow body (one that received less than fairness.slowBytes in the last fairness.window, and has been
+//     reading for at least fairness.minAge since it last waited for memory) of its own address or of an
+//     address that holds more than its own;
 //   - once it has waited fairness.fairAfter, any body of an address that holds more than its fair share
 //     (the budget divided by the number of addresses with a body in progress or waiting).
+//
+// The memory a cut-off body gives back goes to the waiter that cut it off, not to the next in line.
 //
 // So a sender that trickles, or holds more than its share, cannot make another address wait more than
 // fairAfter; and a fast sender behind the same address as an attacker (a proxy, a shared egress) still
@@ -40,14 +43,14 @@ type budget struct {
 	fair fairness
 	now  func() time.Time
 
-	mu      sync.Mutex
-	total   int64
-	free    int64
-	freeing int64 // held by cut-off bodies that have not released it yet
-	groups  map[string]*group
-	bodies  map[*body]struct{}
-	waiters []*waiter
-	changed chan struct{} // closed and replaced whenever memory is released or granted
+	mu       sync.Mutex
+	total    int64
+	free     int64
+	reserved int64 // of free, what cut-off bodies gave back for the waiters that cut them off
+	groups   map[string]*group
+	bodies   map[*body]struct{}
+	waiters  []*waiter
+	changed  chan struct{} // closed and replaced whenever memory is released or granted
 }
 
 type group struct {
@@ -58,10 +61,13 @@ type group struct {
 }
 
 type waiter struct {
-	b       *body
-	need    int64
-	since   time.Time
-	granted bool
+	b        *body
+	need     int64
+	since    time.Time
+	granted  bool
+	gone     bool  // granted, or gave up
+	reserved int64 // memory given back for it by bodies it cut off
+	coming   int64 // memory the bodies it cut off still hold
 }
 
 // body is one request's share of the budget.
@@ -71,10 +77,12 @@ type body struct {
 	held    int64
 	freeing int64 // what it held when it was cut off, not yet released
 	start   time.Time
+	since   time.Time // when it last started reading: its start, or when it last got memory after a wait
 	reading bool // only a body that is reading (not waiting for memory) can be cut off
 	waiting bool
 	evicted atomic.Bool
-	cut     func() // makes the body's pending read fail at once
+	cut     func()  // makes the body's pending read fail at once
+	cutFor  *waiter // the waiter it was cut off for, which its memory goes to
 	slots   [4]slot
 }
 
@@ -114,7 +122,8 @@ func (bg *budget) begin(key string, cut func()) *body {
 		bg.groups[key] = g
 	}
 	g.n++
-	b := &body{bg: bg, g: g, start: bg.now(), reading: true, cut: cut}
+	now := bg.now()
+	b := &body{bg: bg, g: g, start: now, since: now, reading: true, cut: cut}
 	bg.bodies[b] = struct{}{}
 	return b
 }
@@ -134,7 +143,7 @@ func (b *body) acquire(ctx context.Context, n int64, wait time.Duration) bool {
 		bg.mu.Unlock()
 		return false
 	}
-	if len(bg.waiters) == 0 && bg.free >= n {
+	if len(bg.waiters) == 0 && bg.free-bg.reserved >= n {
 		bg.grant(b, n)
 		bg.mu.Unlock()
 		return true
@@ -150,6 +159,7 @@ func (b *body) acquire(ctx context.Context, n int64, wait time.Duration) bool {
 	for {
 		bg.dispatch()
 		if w.granted {
+			b.since = bg.now() // the wait was ours, not the client's: it is not slow for it
 			bg.mu.Unlock()
 			return true
 		}
@@ -176,6 +186,9 @@ func (b *body) acquire(ctx context.Context, n int64, wait time.Duration) bool {
 					break
 				}
 			}
+			w.gone = true
+			bg.reserved -= w.reserved
+			w.reserved = 0
 			b.waiting = false
 			bg.dispatch() // the memory we did not take may serve the next waiter
 			bg.mu.Unlock()
@@ -191,25 +204,37 @@ func (bg *budget) grant(b *body, n int64) {
 	b.g.held += n
 }
 
-// dispatch grants free memory to waiters, the waiter whose address holds the least first (in arrival
-// order between equals); it stops at the first waiter that does not fit, so a large body is not
-// starved by smaller ones. Called with mu held.
+// dispatch grants free memory to waiters: first to a waiter whose cut-off bodies gave back what it needs,
+// then to the waiter whose address holds the least (in arrival order between equals); it stops at the first
+// waiter that does not fit, so a large body is not starved by smaller ones. Memory given back for a waiter
+// is not given to another. Called with mu held.
 func (bg *budget) dispatch() {
 	granted := false
 	for len(bg.waiters) > 0 {
-		best := 0
+		best := -1
 		for i, w := range bg.waiters {
-			if w.b.g.held < bg.waiters[best].b.g.held {
+			if w.reserved >= w.need {
 				best = i
+				break
+			}
+		}
+		if best < 0 {
+			best = 0
+			for i, w := range bg.waiters {
+				if w.b.g.held < bg.waiters[best].b.g.held {
+					best = i
+				}
 			}
 		}
 		w := bg.waiters[best]
-		if w.need > bg.free {
+		if w.need > bg.free-bg.reserved+w.reserved {
 			break
 		}
 		bg.waiters = append(bg.waiters[:best], bg.waiters[best+1:]...)
+		bg.reserved -= w.reserved
+		w.reserved = 0
 		bg.grant(w.b, w.need)
-		w.granted, w.b.waiting = true, false
+		w.granted, w.gone, w.b.waiting = true, true, false
 		granted = true
 	}
 	if granted {
@@ -218,9 +243,10 @@ func (bg *budget) dispatch() {
 }
 
 // evictFor marks as cut off the bodies whose memory w may take (see the package comment at the top of
-// this file) until w's need is covered, and returns their cut functions, to be called without mu.
+// this file) until w's need is covered, and returns their cut functions, to be called without mu. The
+// memory they give back is kept for w.
 func (bg *budget) evictFor(w *waiter) []func() {
-	short := w.need - bg.free - bg.freeing
+	short := w.need - w.reserved - w.coming - (bg.free - bg.reserved)
 	var cuts []func()
 	now := bg.now()
 	for short > 0 {
@@ -230,8 +256,9 @@ func (bg *budget) evictFor(w *waiter) []func() {
 		}
 		v.evicted.Store(true)
 		v.reading = false
+		v.cutFor = w
 		v.freeing = v.held
-		bg.freeing += v.held
+		w.coming += v.held
 		v.g.freeing += v.held
 		short -= v.held
 		cuts = append(cuts, v.cut)
@@ -240,33 +267,35 @@ func (bg *budget) evictFor(w *waiter) []func() {
 }
 
 // victim picks the body w may cut off, or nil: the slowest slow body of w's address or of a richer one,
-// else (after fairAfter) the oldest body of the richest address over its fair share.
+// else (after fairAfter) the slowest body of the richest address over its fair share.
 func (bg *budget) victim(w *waiter, now time.Time) *body {
 	gw := w.b.g
 	share := bg.total / int64(max(len(bg.groups), 1))
 	mayTakeFast := now.Sub(w.since) >= bg.fair.fairAfter
 	var slow, fast *body
-	var slowRecent int64
+	var slowRecent, fastRecent int64
 	for b := range bg.bodies {
 		if b == w.b || !b.reading || b.waiting || b.held == 0 {
 			continue
 		}
 		g := b.g
 		gHeld, wHeld := g.held-g.freeing, gw.held-gw.freeing
-		if now.Sub(b.start) >= bg.fair.minAge && (g == gw || gHeld > wHeld) {
-			if r := b.recent(now); r < bg.fair.slowBytes && (slow == nil || r < slowRecent || r == slowRecent && b.start.Before(slow.start)) {
+		r := b.recent(now)
+		if now.Sub(b.since) >= bg.fair.minAge && (g == gw || gHeld > wHeld) && r < bg.fair.slowBytes {
+			if slow == nil || r < slowRecent || r == slowRecent && b.start.Before(slow.start) {
 				slow, slowRecent = b, r
-				continue
 			}
+			continue
 		}
 		if mayTakeFast && g != gw && gHeld > share {
+			// The richest address first; in it, the slowest body, then the oldest.
 			if fast == nil {
-				fast = b
+				fast, fastRecent = b, r
 				continue
 			}
 			fHeld := fast.g.held - fast.g.freeing
-			if gHeld > fHeld || gHeld == fHeld && b.start.Before(fast.start) {
-				fast = b
+			if gHeld > fHeld || gHeld == fHeld && (r < fastRecent || r == fastRecent && b.start.Before(fast.start)) {
+				fast, fastRecent = b, r
 			}
 		}
 	}
@@ -332,8 +361,14 @@ func (bg *budget) releaseLocked(b *body, n int64) {
 	bg.free += n
 	if d := min(n, b.freeing); d > 0 {
 		b.freeing -= d
-		bg.freeing -= d
 		b.g.freeing -= d
+		if w := b.cutFor; w != nil {
+			w.coming -= d
+			if r := min(d, w.need-w.reserved); !w.gone && r > 0 {
+				w.reserved += r
+				bg.reserved += r
+			}
+		}
 	}
 }
 
