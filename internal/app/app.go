@@ -171,6 +171,9 @@ func (a *App) Accept(ctx context.Context, body []byte) (string, int, error) {
 	if err != nil {
 		return "", 0, fmt.Errorf("%w: %w", receiver.ErrBadRequest, err)
 	}
+	if err := checkUTF8(body); err != nil { // Decode checks only the strings it keeps
+		return "", 0, fmt.Errorf("%w: %w", receiver.ErrBadRequest, err)
+	}
 	facts := route.Facts{
 		Project:     act.Project,
 		Environment: act.EnvironmentName(),
