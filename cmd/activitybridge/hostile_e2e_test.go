@@ -1,8 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -66,4 +70,65 @@ func TestSecondSignalExitsAtOnce(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestDamagedBoltFile: start-up on a damaged queue file exits 1 with one line that names the file and the
+// way out, never a panic or a goroutine dump; once the file is moved aside, the service starts.
+func TestDamagedBoltFile(t *testing.T) {
+	// A real queue file first: the service writes it, then stops.
+	dir := t.TempDir()
+	b := startBridge(t, map[string]string{"BRIDGE_DATA_DIR": dir})
+	for i := range 50 {
+		if code, body := b.post("", variant(t, "environment.push", map[string]any{"id": fmt.Sprint("dmg", i)}), ""); code != 202 {
+			t.Fatalf("webhook = %d %s, want 202", code, body)
+		}
+	}
+	if code := b.stop(); code != 0 {
+		t.Fatalf("exit status = %d, want 0", code)
+	}
+	path := filepath.Join(dir, "activitybridge.db")
+	orig, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	damaged := map[string][]byte{"truncated to 8 KiB": orig[:8<<10], "truncated to 16 KiB": orig[:16<<10]}
+	zeroed := append([]byte(nil), orig...)
+	clear(zeroed[2*4096 : 6*4096])
+	damaged["pages 2-5 zeroed"] = zeroed
+	for name, content := range damaged {
+		t.Run(name, func(t *testing.T) {
+			if err := os.WriteFile(path, content, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command(binPath, "serve")
+			cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "BRIDGE_DATA_DIR=" + dir, "BRIDGE_LISTEN=" + freeAddr(t),
+				"BRIDGE_ADMIN_LISTEN=" + freeAddr(t), "BRIDGE_LOG_FORMAT=json"}
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			err := cmd.Run()
+			if cmd.ProcessState == nil || cmd.ProcessState.ExitCode() != 1 {
+				t.Fatalf("exit = %v, want status 1\n%s", err, stderr.String())
+			}
+			var last string
+			for _, line := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
+				if !strings.HasPrefix(line, "{") { // the JSON log lines before it
+					if last != "" {
+						t.Errorf("more than one line of error: %q, then %q", last, line)
+					}
+					last = line
+				}
+			}
+			if !strings.Contains(last, path) || !strings.Contains(last, "damaged") || !strings.Contains(last, "move it aside") {
+				t.Errorf("error line = %q; want it to name %s, say it is damaged and the way out", last, path)
+			}
+			if out := stderr.String(); strings.Contains(out, "panic") || strings.Contains(out, "goroutine ") {
+				t.Errorf("stderr shows a panic or a goroutine dump:\n%s", tail(out, 2000))
+			}
+		})
+	}
+	// The way out works: moved aside, the service starts on a new file.
+	if err := os.Rename(path, path+".damaged"); err != nil {
+		t.Fatal(err)
+	}
+	startBridge(t, map[string]string{"BRIDGE_DATA_DIR": dir}).stop()
 }
