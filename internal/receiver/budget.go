@@ -10,21 +10,23 @@ import (
 )
 
 // The body-memory budget is shared fairly between the addresses that send bodies. A body takes memory
-// as its bytes arrive; when the budget is short, memory goes first to the waiting body whose address
-// holds the least, and a waiting body may take memory back from a body in progress by having it cut off
-// (503, connection closed):
+// as its bytes arrive; when the budget is short, freed memory goes to the waiting bodies it fits, first
+// the one whose address holds the least, and a waiting body may take memory back from a body in progress
+// by having it cut off (503, connection closed):
 //
-//   - a slow body (one that received less than fairness.slowBytes in the last fairness.window, and has been
-//     reading for at least fairness.minAge since it last waited for memory) of its own address or of an
-//     address that holds more than its own;
+//   - a slow body (one that holds more than its first buffer, received less than fairness.slowBytes in
+//     the last fairness.window, and has been reading for at least fairness.minAge since it last waited for
+//     memory) of its own address or of an address that holds more than its own;
 //   - once it has waited fairness.fairAfter, any body of an address that holds more than its fair share
 //     (the budget divided by the number of addresses with a body in progress or waiting).
 //
 // The memory a cut-off body gives back goes to the waiter that cut it off, not to the next in line.
 //
-// So a sender that trickles, or holds more than its share, cannot make another address wait more than
-// fairAfter; and a fast sender behind the same address as an attacker (a proxy, a shared egress) still
-// gets in, because the attacker's bodies are slow or the memory they hold is.
+// Between candidates, the one that holds the most goes first, then the one idle the longest. So a sender
+// that trickles, or holds more than its share, cannot make another address wait more than fairAfter; and
+// a fast sender behind the same address as an attacker (a proxy, an ingress, a shared egress) still gets
+// in: an attacker's bodies are slow, and the small first buffers of new bodies fit where its large ones
+// do not.
 
 // fairness holds the thresholds of the rules above; tests shrink them.
 type fairness struct {
@@ -50,7 +52,6 @@ type budget struct {
 	groups   map[string]*group
 	bodies   map[*body]struct{}
 	waiters  []*waiter
-	changed  chan struct{} // closed and replaced whenever memory is released or granted
 }
 
 type group struct {
@@ -65,9 +66,10 @@ type waiter struct {
 	need     int64
 	since    time.Time
 	granted  bool
-	gone     bool  // granted, or gave up
-	reserved int64 // memory given back for it by bodies it cut off
-	coming   int64 // memory the bodies it cut off still hold
+	gone     bool          // granted, or gave up
+	reserved int64         // memory given back for it by bodies it cut off
+	coming   int64         // memory the bodies it cut off still hold
+	ready    chan struct{} // signalled when it is granted
 }
 
 // body is one request's share of the budget.
@@ -78,19 +80,24 @@ type body struct {
 	freeing int64 // what it held when it was cut off, not yet released
 	start   time.Time
 	since   time.Time // when it last started reading: its start, or when it last got memory after a wait
-	reading bool // only a body that is reading (not waiting for memory) can be cut off
+	last    time.Time // when bytes last arrived (or since, if later)
+	reading bool      // only a body that is reading (not waiting for memory) can be cut off
 	waiting bool
 	evicted atomic.Bool
 	cut     func()  // makes the body's pending read fail at once
 	cutFor  *waiter // the waiter it was cut off for, which its memory goes to
-	slots   [4]slot
+
+	// mu guards last and slots, which every read updates: a lock of the body's own, so that reading a
+	// body never waits for the budget's.
+	mu    sync.Mutex
+	slots [4]slot
 }
 
 type slot struct{ idx, n int64 }
 
 func newBudget(total int64, fair fairness) *budget {
 	return &budget{fair: fair, now: time.Now, total: total, free: total, groups: map[string]*group{},
-		bodies: map[*body]struct{}{}, changed: make(chan struct{})}
+		bodies: map[*body]struct{}{}}
 }
 
 // addressKey groups requests by the client's address: an IPv4 address, or the /64 of an IPv6 address
@@ -123,15 +130,9 @@ func (bg *budget) begin(key string, cut func()) *body {
 	}
 	g.n++
 	now := bg.now()
-	b := &body{bg: bg, g: g, start: now, since: now, reading: true, cut: cut}
+	b := &body{bg: bg, g: g, start: now, since: now, last: now, reading: true, cut: cut}
 	bg.bodies[b] = struct{}{}
 	return b
-}
-
-// broadcast wakes every waiter; called with mu held.
-func (bg *budget) broadcast() {
-	close(bg.changed)
-	bg.changed = make(chan struct{})
 }
 
 // acquire takes n bytes for b, waiting at most wait (or until ctx ends). It reports false when the
@@ -148,7 +149,7 @@ func (b *body) acquire(ctx context.Context, n int64, wait time.Duration) bool {
 		bg.mu.Unlock()
 		return true
 	}
-	w := &waiter{b: b, need: n, since: bg.now()}
+	w := &waiter{b: b, need: n, since: bg.now(), ready: make(chan struct{}, 1)}
 	b.waiting = true
 	bg.waiters = append(bg.waiters, w)
 	timeout := time.NewTimer(wait)
@@ -160,18 +161,20 @@ func (b *body) acquire(ctx context.Context, n int64, wait time.Duration) bool {
 		bg.dispatch()
 		if w.granted {
 			b.since = bg.now() // the wait was ours, not the client's: it is not slow for it
+			b.mu.Lock()
+			b.last = b.since
+			b.mu.Unlock()
 			bg.mu.Unlock()
 			return true
 		}
 		cuts := bg.evictFor(w)
-		ch := bg.changed
 		bg.mu.Unlock()
 		for _, cut := range cuts {
 			cut()
 		}
 		timedOut := false
 		select {
-		case <-ch:
+		case <-w.ready:
 		case <-tick.C:
 		case <-timeout.C:
 			timedOut = true
@@ -204,41 +207,45 @@ func (bg *budget) grant(b *body, n int64) {
 	b.g.held += n
 }
 
-// dispatch grants free memory to waiters: first to a waiter whose cut-off bodies gave back what it needs,
-// then to the waiter whose address holds the least (in arrival order between equals); it stops at the first
-// waiter that does not fit, so a large body is not starved by smaller ones. Memory given back for a waiter
-// is not given to another. Called with mu held.
+// dispatch grants free memory to the waiters it fits: first to a waiter whose cut-off bodies gave back
+// what it needs, then to the waiter whose address holds the least (in arrival order between equals).
+// Memory given back for a waiter is not given to another. A large waiter may see smaller ones pass it; it
+// waits at most its BodyWait either way, and small bodies end soon. Called with mu held.
 func (bg *budget) dispatch() {
-	granted := false
-	for len(bg.waiters) > 0 {
+	for {
 		best := -1
 		for i, w := range bg.waiters {
-			if w.reserved >= w.need {
+			if w.need > bg.free-bg.reserved+w.reserved {
+				continue
+			}
+			if best < 0 {
 				best = i
-				break
+				continue
+			}
+			o := bg.waiters[best]
+			if (w.reserved >= w.need) != (o.reserved >= o.need) {
+				if w.reserved >= w.need {
+					best = i
+				}
+				continue
+			}
+			if w.b.g.held < o.b.g.held {
+				best = i
 			}
 		}
 		if best < 0 {
-			best = 0
-			for i, w := range bg.waiters {
-				if w.b.g.held < bg.waiters[best].b.g.held {
-					best = i
-				}
-			}
+			return
 		}
 		w := bg.waiters[best]
-		if w.need > bg.free-bg.reserved+w.reserved {
-			break
-		}
 		bg.waiters = append(bg.waiters[:best], bg.waiters[best+1:]...)
 		bg.reserved -= w.reserved
 		w.reserved = 0
 		bg.grant(w.b, w.need)
 		w.granted, w.gone, w.b.waiting = true, true, false
-		granted = true
-	}
-	if granted {
-		bg.broadcast()
+		select {
+		case w.ready <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -266,43 +273,54 @@ func (bg *budget) evictFor(w *waiter) []func() {
 	return cuts
 }
 
-// victim picks the body w may cut off, or nil: the slowest slow body of w's address or of a richer one,
-// else (after fairAfter) the slowest body of the richest address over its fair share.
+// victim picks the body w may cut off, or nil: a slow body of w's address or of a richer one, else (after
+// fairAfter) a body of the richest address over its fair share.
 func (bg *budget) victim(w *waiter, now time.Time) *body {
 	gw := w.b.g
 	share := bg.total / int64(max(len(bg.groups), 1))
 	mayTakeFast := now.Sub(w.since) >= bg.fair.fairAfter
-	var slow, fast *body
-	var slowRecent, fastRecent int64
+	// Between candidates, the one that holds the most goes first (fewest cut off; an attacker must hold much
+	// to matter), then the one that has waited longest for its client's next bytes: an honest sender is
+	// being read right now, an attacker that sent its burst waits for its next trickle.
+	type candidate struct {
+		b    *body
+		last time.Time
+	}
+	before := func(b *body, last time.Time, o candidate) bool {
+		return b.held > o.b.held || b.held == o.b.held && last.Before(o.last)
+	}
+	var slow, fast candidate
 	for b := range bg.bodies {
 		if b == w.b || !b.reading || b.waiting || b.held == 0 {
 			continue
 		}
 		g := b.g
 		gHeld, wHeld := g.held-g.freeing, gw.held-gw.freeing
-		r := b.recent(now)
-		if now.Sub(b.since) >= bg.fair.minAge && (g == gw || gHeld > wHeld) && r < bg.fair.slowBytes {
-			if slow == nil || r < slowRecent || r == slowRecent && b.start.Before(slow.start) {
-				slow, slowRecent = b, r
+		recent, last := b.activity(now)
+		// A body that holds no more than its first buffer is not worth cutting off as slow: it costs
+		// little, and it may be a sender the machine has not got round to yet.
+		if b.held > bodyChunk && now.Sub(b.since) >= bg.fair.minAge && (g == gw || gHeld > wHeld) && recent < bg.fair.slowBytes {
+			if slow.b == nil || before(b, last, slow) {
+				slow = candidate{b, last}
 			}
 			continue
 		}
 		if mayTakeFast && g != gw && gHeld > share {
-			// The richest address first; in it, the slowest body, then the oldest.
-			if fast == nil {
-				fast, fastRecent = b, r
+			// The richest address first.
+			if fast.b == nil {
+				fast = candidate{b, last}
 				continue
 			}
-			fHeld := fast.g.held - fast.g.freeing
-			if gHeld > fHeld || gHeld == fHeld && (r < fastRecent || r == fastRecent && b.start.Before(fast.start)) {
-				fast, fastRecent = b, r
+			fHeld := fast.b.g.held - fast.b.g.freeing
+			if gHeld > fHeld || gHeld == fHeld && before(b, last, fast) {
+				fast = candidate{b, last}
 			}
 		}
 	}
-	if slow != nil {
-		return slow
+	if slow.b != nil {
+		return slow.b
 	}
-	return fast
+	return fast.b
 }
 
 // slotOf is the index of the quarter window that holds t.
@@ -312,27 +330,29 @@ func (bg *budget) slotOf(t time.Time) int64 {
 
 // progress records that n bytes of b arrived.
 func (b *body) progress(n int) {
-	bg := b.bg
-	bg.mu.Lock()
-	idx := bg.slotOf(bg.now())
+	now := b.bg.now()
+	idx := b.bg.slotOf(now)
+	b.mu.Lock()
+	b.last = now
 	s := &b.slots[idx%4]
 	if s.idx != idx {
 		s.idx, s.n = idx, 0
 	}
 	s.n += int64(n)
-	bg.mu.Unlock()
+	b.mu.Unlock()
 }
 
-// recent is how many bytes of b arrived in the last window; called with mu held.
-func (b *body) recent(now time.Time) int64 {
+// activity returns how many bytes of b arrived in the last window, and when bytes last arrived.
+func (b *body) activity(now time.Time) (recent int64, last time.Time) {
 	idx := b.bg.slotOf(now)
-	var n int64
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	for _, s := range b.slots {
 		if s.idx > idx-4 {
-			n += s.n
+			recent += s.n
 		}
 	}
-	return n
+	return recent, b.last
 }
 
 // doneReading makes b impossible to cut off: its body is in, and it will be released soon.
@@ -351,7 +371,6 @@ func (b *body) release(n int64) {
 	bg.mu.Lock()
 	bg.releaseLocked(b, n)
 	bg.dispatch()
-	bg.broadcast()
 	bg.mu.Unlock()
 }
 
@@ -383,6 +402,5 @@ func (b *body) end() {
 		delete(bg.groups, b.g.key)
 	}
 	bg.dispatch()
-	bg.broadcast()
 	bg.mu.Unlock()
 }

@@ -215,7 +215,7 @@ func TestCrowdingAttack(t *testing.T) {
 }
 
 // crowdDuration is how long BenchmarkCrowding attacks.
-var crowdDuration = 20 * time.Second
+var crowdDuration = 40 * time.Second
 
 // BenchmarkCrowding is issue 12's attack at full scale against the default options (128 MiB of body
 // memory, 32 MiB bodies): 200 connections declare 33,554,000 bytes, send 1 MiB, then one byte every 8 s,
