@@ -132,3 +132,57 @@ func TestDamagedBoltFile(t *testing.T) {
 	}
 	startBridge(t, map[string]string{"BRIDGE_DATA_DIR": dir}).stop()
 }
+
+// TestReadyzOnFullDisk: with the data folder on a full tmpfs, webhooks get 503 and so does /readyz, saying
+// why; once space is freed, /readyz turns 200 again (its probe write succeeds) and webhooks are accepted.
+// It needs root to mount the tmpfs, and is skipped without.
+func TestReadyzOnFullDisk(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs (needs root): %v %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("umount", "-l", dir).Run() })
+	b := startBridge(t, map[string]string{"BRIDGE_DATA_DIR": dir})
+
+	// Fill what is left of the tmpfs.
+	filler, err := os.Create(filepath.Join(dir, "filler"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunk := make([]byte, 4096)
+	for {
+		if _, err := filler.Write(chunk); err != nil {
+			break
+		}
+	}
+	filler.Close()
+
+	text := strings.Repeat("long text ", 3000)
+	refused := false
+	for i := 0; i < 200 && !refused; i++ {
+		code, _ := b.post("", variant(t, "environment.push", map[string]any{"id": fmt.Sprint("full", i), "text": text}), "")
+		refused = code == 503
+	}
+	if !refused {
+		t.Fatal("no webhook got 503 on a full disk")
+	}
+	if code, body := b.get("/readyz"); code != 503 || !strings.Contains(body, "no space left") {
+		t.Errorf("/readyz on a full disk = %d %s, want 503 saying there is no space left", code, body)
+	}
+	if n := strings.Count(b.stderr.String(), "store write failed"); n != 1 {
+		t.Errorf("the failure was logged %d times, want once", n)
+	}
+
+	if err := os.Remove(filepath.Join(dir, "filler")); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := b.get("/readyz"); code != 200 {
+		t.Errorf("/readyz once space is freed = %d %s, want 200", code, body)
+	}
+	if code, body := b.post("", variant(t, "environment.push", map[string]any{"id": "after-full"}), ""); code != 202 {
+		t.Errorf("webhook once space is freed = %d %s, want 202", code, body)
+	}
+}
