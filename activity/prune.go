@@ -145,14 +145,27 @@ const maxDepth = 10000
 // persisted.
 const maxKeptString = 24 << 10
 
+// maxKeptElements caps the elements of every array and the members of every object prune keeps; the
+// rest are validated and dropped. Messages show a few commits, routes and commands; a body of 20 MB of
+// empty commits ({},{},...) would otherwise decode into gigabytes of structs.
+const maxKeptElements = 1000
+
+// leafList and leafMap prune an array or object kept as written: every element and member is kept (up to
+// maxKeptElements), each as written but for its own long strings and long lists.
+var (
+	leafList = &node{kind: arrayNode, elem: leaf}
+	leafMap  = &node{kind: mapNode, elem: leaf}
+)
+
 // maxEscapedName is the longest escaped member name prune decodes to see whether it names a kept member:
 // every kept name is short, so a longer escaped name cannot be one.
 const maxEscapedName = 256
 
 // prune validates body as encoding/json's json.Valid does (non-ASCII bytes are not checked as
 // UTF-8, like there) and appends to dst a document with only what the wire structs keep: unknown
-// members are dropped, strings longer than maxKeptString are cut, everything else is copied as
-// written, without whitespace between tokens.
+// members are dropped, strings longer than maxKeptString are cut, arrays and objects keep their first
+// maxKeptElements elements or members, everything else is copied as written, without whitespace
+// between tokens.
 func prune(body, dst []byte) ([]byte, error) {
 	p := pruner{in: body, out: dst}
 	if err := p.document(keptTree()); err != nil {
@@ -182,7 +195,7 @@ func (p *pruner) document(n *node) error {
 // value scans the value starting at in[i], appends it pruned by n to out, and returns the offset
 // after it. A nil n drops the value after validating it. A value whose JSON kind is not the one n
 // prunes (an array where a struct is expected, null ...) is kept as written, so v2 reports it as
-// it always did.
+// it always did; an array or object kept by a leaf node is written through leafList or leafMap.
 func (p *pruner) value(i int, n *node) (int, error) {
 	if i >= len(p.in) {
 		return i, errEOF(p.in)
@@ -190,6 +203,12 @@ func (p *pruner) value(i int, n *node) (int, error) {
 	c := p.in[i]
 	if n != nil && ((c == '{' && (n.kind == objectNode || n.kind == mapNode)) || (c == '[' && n.kind == arrayNode)) {
 		return p.container(i, n)
+	}
+	if n != nil && n.kind == leafNode && (c == '{' || c == '[') {
+		if c == '{' {
+			return p.container(i, leafMap)
+		}
+		return p.container(i, leafList)
 	}
 	start := i
 	var err error
@@ -287,7 +306,7 @@ func (p *pruner) container(i int, n *node) (int, error) {
 			if i, child, err = p.member(i, n, kept); err != nil {
 				return i, err
 			}
-		} else if n != nil {
+		} else if n != nil && kept < maxKeptElements {
 			child = n.elem
 			if kept > 0 {
 				p.out = append(p.out, ',')
@@ -334,7 +353,7 @@ func (p *pruner) member(i int, n *node, kept int) (int, *node, error) {
 	}
 	var child *node
 	switch {
-	case n == nil:
+	case n == nil, kept >= maxKeptElements:
 	case n.kind == mapNode:
 		child = n.elem
 	case escaped:

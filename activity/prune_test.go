@@ -325,7 +325,8 @@ func TestPrune(t *testing.T) {
 		{`{"p\u0061yload":{"log":1,"cron":"c"},"\ud800":1}`, `{"p\u0061yload":{"cron":"c"}}`},
 		{`{"state":"a","log":1,"state":"b"}`, `{"state":"a","state":"b"}`},
 		{`{"payload":[{"x":1}],"commands":[{"app":"a","x":[]}, 1, {"x":{}}]}`, `{"payload":[{"x":1}],"commands":[{"app":"a"},1,{}]}`},
-		{`{"timings":{"a": 1, "b": {"c": 2}}}`, `{"timings":{"a": 1, "b": {"c": 2}}}`},
+		{`{"timings":{"a": 1, "b": {"c": 2}}}`, `{"timings":{"a":1,"b":{"c":2}}}`},
+		{`{"environments":[ "a" , ["b", {"c" : 1}] ]}`, `{"environments":["a",["b",{"c":1}]]}`},
 		{`[{"log":1}]`, `[{"log":1}]`},
 	}
 	for _, tt := range tests {
@@ -504,4 +505,33 @@ func TestPruneCutsLongStrings(t *testing.T) {
 			t.Errorf("route URL of %d bytes kept as %d bytes; want it cut to %d", len(url), len(got), maxKeptString)
 		}
 	})
+}
+
+// TestPruneCapsLongLists: arrays and objects keep their first maxKeptElements elements or members, kept
+// structs and lists kept as written alike; the rest is validated and dropped.
+func TestPruneCapsLongLists(t *testing.T) {
+	many := func(elem string, n int) string { return strings.TrimSuffix(strings.Repeat(elem+",", n), ",") }
+	for _, tt := range []struct{ name, body, want string }{
+		{"commits", `{"payload":{"commits":[` + many(`{"sha":"s","x":1}`, 3000) + `]}}`,
+			`{"payload":{"commits":[` + many(`{"sha":"s"}`, maxKeptElements) + `]}}`},
+		{"environments", `{"environments":[` + many(`"e"`, 3000) + `]}`, `{"environments":[` + many(`"e"`, maxKeptElements) + `]}`},
+		{"routes", `{"payload":{"deployment":{"routes":{` + many(`"u":{}`, 3000) + `}}}}`,
+			`{"payload":{"deployment":{"routes":{` + many(`"u":{}`, maxKeptElements) + `}}}}`},
+		{"timings", `{"timings":{` + many(`"t":1`, 3000) + `}}`, `{"timings":{` + many(`"t":1`, maxKeptElements) + `}}`},
+		{"repeated member", `{` + many(`"id":"a"`, 3000) + `}`, `{` + many(`"id":"a"`, maxKeptElements) + `}`},
+		{"invalid after the cap", `{"environments":[` + many(`"e"`, 3000) + `,x]}`, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := prune([]byte(tt.body), nil)
+			if tt.want == "" {
+				if err == nil {
+					t.Errorf("prune() = nil error, want the syntax error after the cap")
+				}
+				return
+			}
+			if err != nil || string(got) != tt.want {
+				t.Errorf("prune() = %.120s… (%d bytes), %v; want %.120s… (%d bytes)", got, len(got), err, tt.want, len(tt.want))
+			}
+		})
+	}
 }

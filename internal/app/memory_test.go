@@ -59,12 +59,29 @@ func TestAcceptMemoryLongStrings(t *testing.T) {
 		return rh
 	}
 	const size = 20 << 20
+	// Bulk in many small elements rather than one string.
+	many := func(id, prefix, elem, suffix string) []byte {
+		return []byte(`{"id":"` + id + `","type":"environment.push","project":"p1",` + prefix +
+			strings.Repeat(elem+",", size/(len(elem)+1)) + strings.TrimSuffix(elem, ",") + suffix + `}`)
+	}
+	lists := map[string]func(string) []byte{
+		"empty commits": func(id string) []byte { return many(id, `"payload":{"commits":[`, `{}`, `]}`) },
+		"environments":  func(id string) []byte { return many(id, `"environments":[`, `""`, `]`) },
+		"timings":       func(id string) []byte { return many(id, `"timings":{`, `"t":1`, `}`) },
+		"routes": func(id string) []byte {
+			return many(id, `"payload":{"deployment":{"routes":{`, `"https://a.example/":{"type":"upstream"}`, `}}}`)
+		},
+	}
 	// escaped: the message again, under a member name written with an escape ("p\u0061yload").
-	for _, field := range []string{"message", "description", "text", "branch", "title", "author", "route", "escaped"} {
+	for _, field := range []string{"message", "description", "text", "branch", "title", "author", "route", "escaped",
+		"empty commits", "environments", "timings", "routes"} {
 		t.Run(field, func(t *testing.T) {
 			body := bulkBody(field, size)
 			if field == "escaped" {
 				body = []byte(strings.Replace(string(bulkBody("message", size)), `"payload":`, `"p\u0061yload":`, 1))
+			}
+			if list := lists[field]; list != nil {
+				body = list("bulk-list")
 			}
 			h := newHandler(t)
 			if rec := serve(h, bulkBody(field, 1000), false); rec.Code != 202 { // warm-up: templates, pools
