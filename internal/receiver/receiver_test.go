@@ -3,6 +3,7 @@ package receiver
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -494,3 +495,56 @@ func TestUnknownPathLogs(t *testing.T) {
 		}
 	}
 }
+
+// With a shared key, a request without a well-formed signature header is refused before a byte of its
+// body is read (and its connection closed), so a client without the key cannot make the service hold a body.
+func TestSignatureCheckedBeforeTheBody(t *testing.T) {
+	for _, tt := range []struct {
+		name, header string
+		wantRead     bool
+	}{
+		{"no header", "", false},
+		{"not a JWS", "garbage", false},
+		{"alg none", base64URL(`{"alg":"none","b64":false,"crit":["b64"]}`) + "..", false},
+		{"upper-case member names", jws(`{"ALG":"HS256","b64":false,"crit":["b64"]}`, []byte("k"), nil), false},
+		{"well-formed, wrong key: read, then refused", jws(goodHeaderJSON, []byte("wrong"), nil), true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			acc := &fakeAccept{id: "a1", queued: 1}
+			h := newTestHandler(t, Options{SharedKey: "k"}, acc)
+			body := &countingBody{r: strings.NewReader(`{"id":"a1"}`)}
+			req := httptest.NewRequest("POST", "/webhook", nil)
+			req.Body, req.ContentLength = body, 11
+			if tt.header != "" {
+				req.Header.Set(SignatureHeader, tt.header)
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != http.StatusUnauthorized || acc.calls() != 0 {
+				t.Errorf("status = %d, Accept calls = %d; want 401 and none", rec.Code, acc.calls())
+			}
+			if read := body.n > 0; read != tt.wantRead {
+				t.Errorf("body read = %v (%d bytes), want %v", read, body.n, tt.wantRead)
+			}
+			if !tt.wantRead && rec.Header().Get("Connection") != "close" {
+				t.Errorf("Connection = %q, want close (the unread body is not drained)", rec.Header().Get("Connection"))
+			}
+		})
+	}
+}
+
+// countingBody counts the bytes read from it.
+type countingBody struct {
+	r io.Reader
+	n int
+}
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	b.n += n
+	return n, err
+}
+
+func (b *countingBody) Close() error { return nil }
+
+func base64URL(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
