@@ -197,6 +197,7 @@ func TestCrowdingAttack(t *testing.T) {
 		{"wrong key, trickling above the minimum rate", wrongKey, 400},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel() // each attacks its own server
 			// A signed webhook that waits a second for memory is answered 503, and fails the test.
 			opts := Options{MaxBody: 256 << 10, BodyMemory: 4 << 20, BodyIdle: time.Second,
 				BodyGrace: 500 * time.Millisecond, BodyWait: time.Second}
