@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // Pruning: before json.Unmarshal sees a body, one pass over it validates the whole body and copies
@@ -136,9 +137,35 @@ func errEOF(in []byte) *syntaxError {
 // maxDepth is encoding/json's (and v2's) limit on nested arrays and objects.
 const maxDepth = 10000
 
+// maxKeptString caps the bytes between the quotes of every string prune keeps (values, and the member
+// names of maps): a longer one is cut there, at a character and escape boundary, and ends with "…".
+// No message shows more of one string than a Discord description (4,096 characters, which take at most
+// 24 KiB as \u escapes); cutting here, before anything is copied, keeps a body whose bulk is one long
+// commit message, description or name from costing many times its size once decoded, rendered and
+// persisted.
+const maxKeptString = 24 << 10
+
+// maxKeptElements caps the elements of every array and the members of every object prune keeps; the
+// rest are validated and dropped. Messages show a few commits, routes and commands; a body of 20 MB of
+// empty commits ({},{},...) would otherwise decode into gigabytes of structs.
+const maxKeptElements = 1000
+
+// leafList and leafMap prune an array or object kept as written: every element and member is kept (up to
+// maxKeptElements), each as written but for its own long strings and long lists.
+var (
+	leafList = &node{kind: arrayNode, elem: leaf}
+	leafMap  = &node{kind: mapNode, elem: leaf}
+)
+
+// maxEscapedName is the longest escaped member name prune decodes to see whether it names a kept member:
+// every kept name is short, so a longer escaped name cannot be one.
+const maxEscapedName = 256
+
 // prune validates body as encoding/json's json.Valid does (non-ASCII bytes are not checked as
 // UTF-8, like there) and appends to dst a document with only what the wire structs keep: unknown
-// members are dropped, everything else is copied as written, without whitespace between tokens.
+// members are dropped, strings longer than maxKeptString are cut, arrays and objects keep their first
+// maxKeptElements elements or members, everything else is copied as written, without whitespace
+// between tokens.
 func prune(body, dst []byte) ([]byte, error) {
 	p := pruner{in: body, out: dst}
 	if err := p.document(keptTree()); err != nil {
@@ -168,7 +195,7 @@ func (p *pruner) document(n *node) error {
 // value scans the value starting at in[i], appends it pruned by n to out, and returns the offset
 // after it. A nil n drops the value after validating it. A value whose JSON kind is not the one n
 // prunes (an array where a struct is expected, null ...) is kept as written, so v2 reports it as
-// it always did.
+// it always did; an array or object kept by a leaf node is written through leafList or leafMap.
 func (p *pruner) value(i int, n *node) (int, error) {
 	if i >= len(p.in) {
 		return i, errEOF(p.in)
@@ -176,6 +203,12 @@ func (p *pruner) value(i int, n *node) (int, error) {
 	c := p.in[i]
 	if n != nil && ((c == '{' && (n.kind == objectNode || n.kind == mapNode)) || (c == '[' && n.kind == arrayNode)) {
 		return p.container(i, n)
+	}
+	if n != nil && n.kind == leafNode && (c == '{' || c == '[') {
+		if c == '{' {
+			return p.container(i, leafMap)
+		}
+		return p.container(i, leafList)
 	}
 	start := i
 	var err error
@@ -196,9 +229,53 @@ func (p *pruner) value(i int, n *node) (int, error) {
 		return i, p.errAt(i, "looking for beginning of value")
 	}
 	if err == nil && n != nil {
-		p.out = append(p.out, p.in[start:i]...)
+		if c == '"' {
+			p.out = appendCut(p.out, p.in[start:i])
+		} else {
+			p.out = append(p.out, p.in[start:i]...)
+		}
 	}
 	return i, err
+}
+
+// appendCut appends the string literal lit (quotes included) to out, cut to maxKeptString bytes
+// between the quotes (see there). The cut never splits a UTF-8 sequence, an escape or a surrogate
+// pair written as two escapes.
+func appendCut(out, lit []byte) []byte {
+	if len(lit) <= maxKeptString+2 {
+		return append(out, lit...)
+	}
+	content := lit[1 : len(lit)-1]
+	j, lastEsc := 0, -1
+	for j < maxKeptString {
+		if content[j] != '\\' {
+			j++
+			continue
+		}
+		w := 2
+		if content[j+1] == 'u' {
+			w = 6
+		}
+		if j+w > maxKeptString {
+			break
+		}
+		lastEsc = j
+		j += w
+	}
+	for j > 0 && content[j]&0xC0 == 0x80 { // content[j] continues the sequence before it
+		j--
+	}
+	if lastEsc >= 0 && lastEsc == j-6 && content[lastEsc+1] == 'u' && highSurrogate(content[lastEsc+2:j]) {
+		j = lastEsc
+	}
+	out = append(out, '"')
+	out = append(out, content[:j]...)
+	return append(out, "…\""...)
+}
+
+// highSurrogate reports whether the four hex digits h are in D800-DBFF.
+func highSurrogate(h []byte) bool {
+	return (h[0] == 'd' || h[0] == 'D') && strings.IndexByte("89abAB", h[1]) >= 0
 }
 
 // container scans the object or array starting at in[i]. With n == nil it only validates; else
@@ -229,7 +306,7 @@ func (p *pruner) container(i int, n *node) (int, error) {
 			if i, child, err = p.member(i, n, kept); err != nil {
 				return i, err
 			}
-		} else if n != nil {
+		} else if n != nil && kept < maxKeptElements {
 			child = n.elem
 			if kept > 0 {
 				p.out = append(p.out, ',')
@@ -276,12 +353,18 @@ func (p *pruner) member(i int, n *node, kept int) (int, *node, error) {
 	}
 	var child *node
 	switch {
-	case n == nil:
+	case n == nil, kept >= maxKeptElements:
 	case n.kind == mapNode:
 		child = n.elem
 	case escaped:
-		// Only v2 knows which name an escaped name means: keep the member whole.
-		child = leaf
+		// An escaped name ("pay\u006coad") means what it decodes to; only a short one can name a kept
+		// member. Keeping such a member whole instead would let it carry a long string past the cut.
+		if i-start <= maxEscapedName {
+			var name string
+			if json.Unmarshal(in[start:i], &name, jsontext.AllowInvalidUTF8(true)) == nil {
+				child = n.member([]byte(name))
+			}
+		}
 	default:
 		child = n.member(in[start+1 : i-1])
 	}
@@ -296,7 +379,7 @@ func (p *pruner) member(i int, n *node, kept int) (int, *node, error) {
 		if kept > 0 {
 			p.out = append(p.out, ',')
 		}
-		p.out = append(p.out, name...)
+		p.out = appendCut(p.out, name)
 		p.out = append(p.out, ':')
 	}
 	return p.space(i + 1), child, nil

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/go-json-experiment/json"
 
@@ -34,7 +35,7 @@ const head = `"id":"a1","type":"environment.push","project":"p1"`
 var pruneEdgeCases = []string{
 	`{` + head + `}`,
 	"\t{\n " + `"id"` + " \r:\n" + `"a"` + " ,\t" + `"type":"t" , "project" :"p","payload" : { "commits" : [ { "sha" : "s" } , 1 ] } } ` + "\n",
-	// Escaped names: kept whole, v2 decides what they mean.
+	// Escaped names: decoded to see whether they name a kept member.
 	`{"\u0069d":"a","type":"t","project":"p"}`,
 	`{` + head + `,"p\u0061yload":{"cron":"c","log":"x"},"l\u006fg":"x"}`,
 	`{` + head + `,"payload":{"deployment":{"routes":{"https://\u0078/":{"type":"upstream","c\u0061che":{}}}}}}`,
@@ -320,10 +321,12 @@ func TestPrune(t *testing.T) {
 			`{"id":"a","payload":{"deployment":{"routes":{"u":{"type":"t"}}}}}`},
 		{` { "_links" : {} , "id" : "a" } `, `{"id":"a"}`},
 		{`{"x":1}`, `{}`},
-		{`{"\u0069d":"a","l\u006fg":{"b":[1, 2]}}`, `{"\u0069d":"a","l\u006fg":{"b":[1, 2]}}`},
+		{`{"\u0069d":"a","l\u006fg":{"b":[1, 2]}}`, `{"\u0069d":"a"}`},
+		{`{"p\u0061yload":{"log":1,"cron":"c"},"\ud800":1}`, `{"p\u0061yload":{"cron":"c"}}`},
 		{`{"state":"a","log":1,"state":"b"}`, `{"state":"a","state":"b"}`},
 		{`{"payload":[{"x":1}],"commands":[{"app":"a","x":[]}, 1, {"x":{}}]}`, `{"payload":[{"x":1}],"commands":[{"app":"a"},1,{}]}`},
-		{`{"timings":{"a": 1, "b": {"c": 2}}}`, `{"timings":{"a": 1, "b": {"c": 2}}}`},
+		{`{"timings":{"a": 1, "b": {"c": 2}}}`, `{"timings":{"a":1,"b":{"c":2}}}`},
+		{`{"environments":[ "a" , ["b", {"c" : 1}] ]}`, `{"environments":["a",["b",{"c":1}]]}`},
 		{`[{"log":1}]`, `[{"log":1}]`},
 	}
 	for _, tt := range tests {
@@ -443,6 +446,91 @@ func BenchmarkPrune(b *testing.B) {
 				if buf, err = prune(body, buf[:0]); err != nil {
 					b.Fatal(err)
 				}
+			}
+		})
+	}
+}
+
+// TestPruneCutsLongStrings: a kept string longer than maxKeptString is cut there, never inside a UTF-8
+// sequence, an escape or a surrogate pair, and ends with "…"; dropped strings are not copied at all.
+func TestPruneCutsLongStrings(t *testing.T) {
+	long := func(prefix, unit string) string {
+		return prefix + strings.Repeat(unit, (maxKeptString+len(unit)-1)/len(unit)+10)
+	}
+	tests := []struct {
+		name  string
+		value string // the string literal's content
+		want  string // what the kept content must start with; it must be at most maxKeptString bytes
+	}{
+		{"ASCII", long("", "a"), "aaa"},
+		{"two-byte characters, cut between them", long("x", "é"), "xéé"},
+		{"four-byte characters", long("", "😀"), "😀😀"},
+		{"escapes across the cut", long("", `\n`), `\n\n`},
+		{"unicode escapes across the cut", long("ab", `\u00e9`), `ab\u00e9`},
+		{"surrogate pairs across the cut", long("abc", `\ud83d\ude00`), `abc\ud83d\ude00`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body := `{"id":"a","type":"t","project":"p","payload":{"commits":[{"message":"` + tt.value + `"}]},"log":"` + tt.value + `"}`
+			got, err := prune([]byte(body), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pre, post := `{"id":"a","type":"t","project":"p","payload":{"commits":[{"message":"`, `…"}]}}`
+			if !strings.HasPrefix(string(got), pre) || !strings.HasSuffix(string(got), post) {
+				t.Fatalf("prune() = %.80s…%s; want the message alone, cut with …", got, got[max(len(got)-20, 0):])
+			}
+			kept := string(got[len(pre) : len(got)-len(post)])
+			if len(kept) > maxKeptString || len(kept) < maxKeptString-12 || !strings.HasPrefix(kept, tt.want) {
+				t.Errorf("kept %d bytes starting %.20q; want %d-%d bytes starting %q", len(kept), kept,
+					maxKeptString-12, maxKeptString, tt.want)
+			}
+			a, err := Decode([]byte(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			msg := a.Payload.Commits[0].Message
+			if !strings.HasSuffix(msg, "…") || strings.ContainsRune(msg, '\uFFFD') || !utf8.ValidString(msg) {
+				t.Errorf("decoded message ends %+q; want valid text ending with …", msg[max(len(msg)-20, 0):])
+			}
+		})
+	}
+	t.Run("names of map members", func(t *testing.T) {
+		url := "https://" + strings.Repeat("a", 2*maxKeptString) + "/"
+		a, err := Decode([]byte(`{` + head + `,"payload":{"deployment":{"routes":{"` + url + `":{"type":"upstream"}}}}}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := a.Payload.Deployment.Routes[0].URL; len(got) > maxKeptString+len("…") || !strings.HasSuffix(got, "…") {
+			t.Errorf("route URL of %d bytes kept as %d bytes; want it cut to %d", len(url), len(got), maxKeptString)
+		}
+	})
+}
+
+// TestPruneCapsLongLists: arrays and objects keep their first maxKeptElements elements or members, kept
+// structs and lists kept as written alike; the rest is validated and dropped.
+func TestPruneCapsLongLists(t *testing.T) {
+	many := func(elem string, n int) string { return strings.TrimSuffix(strings.Repeat(elem+",", n), ",") }
+	for _, tt := range []struct{ name, body, want string }{
+		{"commits", `{"payload":{"commits":[` + many(`{"sha":"s","x":1}`, 3000) + `]}}`,
+			`{"payload":{"commits":[` + many(`{"sha":"s"}`, maxKeptElements) + `]}}`},
+		{"environments", `{"environments":[` + many(`"e"`, 3000) + `]}`, `{"environments":[` + many(`"e"`, maxKeptElements) + `]}`},
+		{"routes", `{"payload":{"deployment":{"routes":{` + many(`"u":{}`, 3000) + `}}}}`,
+			`{"payload":{"deployment":{"routes":{` + many(`"u":{}`, maxKeptElements) + `}}}}`},
+		{"timings", `{"timings":{` + many(`"t":1`, 3000) + `}}`, `{"timings":{` + many(`"t":1`, maxKeptElements) + `}}`},
+		{"repeated member", `{` + many(`"id":"a"`, 3000) + `}`, `{` + many(`"id":"a"`, maxKeptElements) + `}`},
+		{"invalid after the cap", `{"environments":[` + many(`"e"`, 3000) + `,x]}`, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := prune([]byte(tt.body), nil)
+			if tt.want == "" {
+				if err == nil {
+					t.Errorf("prune() = nil error, want the syntax error after the cap")
+				}
+				return
+			}
+			if err != nil || string(got) != tt.want {
+				t.Errorf("prune() = %.120s… (%d bytes), %v; want %.120s… (%d bytes)", got, len(got), err, tt.want, len(tt.want))
 			}
 		})
 	}

@@ -27,6 +27,8 @@ list the dead letters of the running service, or try one (ID) or all of them aga
 	if strings.HasPrefix(base, "http://:") {
 		base = "http://127.0.0.1" + strings.TrimPrefix(base, "http://")
 	}
+	// The admin listener answers only a loopback Host (or the address the connection came in on).
+	base = strings.NewReplacer("http://0.0.0.0:", "http://127.0.0.1:", "http://[::]:", "http://[::1]:").Replace(base)
 	hc := &http.Client{Timeout: 10 * time.Second}
 	switch fs.Arg(0) {
 	case "list":

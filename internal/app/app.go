@@ -46,6 +46,7 @@ type App struct {
 	store     outbox.Store
 	worker    *outbox.Worker
 	registry  *prometheus.Registry
+	health    *storeHealth
 }
 
 // New builds the service from a loaded configuration: it parses and checks the templates, opens the store and
@@ -62,6 +63,7 @@ func New(cfg *config.Config, log zerolog.Logger, stdout io.Writer) (*App, error)
 		renderer: r,
 		table:    cfg.Table,
 		registry: prometheus.NewRegistry(),
+		health:   &storeHealth{log: log, dir: storeDir(cfg.Store, cfg.DataDir)},
 	}
 	a.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if err := a.checkSets(); err != nil {
@@ -174,6 +176,9 @@ func (a *App) Accept(ctx context.Context, body []byte) (string, int, error) {
 	if err != nil {
 		return a.acceptHealth(ctx, body, err) // a health notification, or a 400 with the reason
 	}
+	if err := checkUTF8(body); err != nil { // Decode checks only the strings it keeps
+		return "", 0, fmt.Errorf("%w: %w", receiver.ErrBadRequest, err)
+	}
 	facts := route.Facts{
 		Project:     act.Project,
 		Environment: act.EnvironmentName(),
@@ -214,6 +219,7 @@ func (a *App) queue(ctx context.Context, id string, facts route.Facts, render fu
 		})
 	}
 	queued, err := a.store.Enqueue(ctx, id, facts.State, jobs)
+	a.health.record(err)
 	if err != nil {
 		return id, 0, fmt.Errorf("%w: %w", receiver.ErrUnavailable, err)
 	}
@@ -236,12 +242,13 @@ func (a *App) render(act *activity.Activity, set string) notifier.Message {
 	return plainMessage(act, a.cfg.PublicConsoleURL)
 }
 
-// ready reports whether the service can accept webhooks: the store must be writable.
+// ready reports whether the service can accept webhooks: the store must be writable, and its last write
+// must not have failed for want of space or an I/O error.
 func (a *App) ready() error {
 	if err := a.store.Ping(); err != nil {
 		return fmt.Errorf("store not writable: %w", err)
 	}
-	return nil
+	return a.health.check()
 }
 
 // Run serves until ctx is done, then shuts down in order: stop accepting webhooks, let requests in flight

@@ -137,7 +137,7 @@ func OpenBolt(path string, opts ...Option) (Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("outbox: create data folder: %w", err)
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: cfg.lockTimeout, NoSync: cfg.noSync})
+	db, err := openChecked(path, 0o600, &bolt.Options{Timeout: cfg.lockTimeout, NoSync: cfg.noSync}) // boltcheck.go
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("outbox: %s is locked by another process (is another activitybridge using the same BRIDGE_DATA_DIR?): %w", path, err)
 	}

@@ -19,7 +19,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
-	"golang.org/x/sync/semaphore"
 )
 
 // Accept turns one verified body into persisted jobs. It returns the activity id and how many jobs were
@@ -56,6 +55,15 @@ const DefaultBodyWait = 2 * time.Second
 // DefaultBodyIdle is how long a body may send nothing before it is cut off, when Options.BodyIdle is 0.
 const DefaultBodyIdle = 10 * time.Second
 
+// DefaultMinBodyRate is the least rate, in bytes per second, at which a body must arrive after its grace
+// period, when Options.MinBodyRate is 0: 1 KiB/s, four times Kestrel's 240 B/s and a hundredth of what a
+// 1 Mbit/s link carries.
+const DefaultMinBodyRate = 1 << 10
+
+// DefaultBodyGrace is how long a body may take before the minimum rate applies, when Options.BodyGrace is 0
+// (Kestrel's figure).
+const DefaultBodyGrace = 5 * time.Second
+
 // minBodyMemory is the smallest default body memory budget.
 const minBodyMemory = 128 << 20
 
@@ -87,6 +95,12 @@ type Options struct {
 	// BodyIdle cuts off a body that sends nothing for this long (408), so that stalled clients give their
 	// memory back well before the server's ReadTimeout; 0 means DefaultBodyIdle.
 	BodyIdle time.Duration
+	// MinBodyRate and BodyGrace cut off a body that trickles (408): a body starts with BodyGrace (at most
+	// BodyIdle) of allowance, each byte that arrives adds 1/MinBodyRate seconds to it, at most BodyIdle ahead,
+	// and the body is cut off when the allowance runs out. So after the grace period a body must average
+	// MinBodyRate bytes/s and never pause BodyIdle. 0 means DefaultMinBodyRate and DefaultBodyGrace.
+	MinBodyRate int64
+	BodyGrace   time.Duration
 	// Ready reports whether the service can take webhooks (store writable, config loaded); nil error means
 	// ready. Its error text is shown by /readyz, so it must not contain a secret. Nil means always ready.
 	Ready func() error
@@ -120,7 +134,7 @@ type handler struct {
 	opts     Options
 	accept   Accept
 	log      zerolog.Logger
-	mem      *semaphore.Weighted
+	mem      *budget
 	metrics  http.Handler
 	received *prometheus.CounterVec
 	duration prometheus.Histogram
@@ -163,11 +177,23 @@ func NewHandler(opts Options, accept Accept, log zerolog.Logger, reg prometheus.
 	case opts.BodyIdle == 0:
 		opts.BodyIdle = DefaultBodyIdle
 	}
+	switch {
+	case opts.MinBodyRate < 0:
+		return nil, fmt.Errorf("receiver: minimum body rate %d is negative", opts.MinBodyRate)
+	case opts.MinBodyRate == 0:
+		opts.MinBodyRate = DefaultMinBodyRate
+	}
+	switch {
+	case opts.BodyGrace < 0:
+		return nil, fmt.Errorf("receiver: body grace %s is negative", opts.BodyGrace)
+	case opts.BodyGrace == 0:
+		opts.BodyGrace = DefaultBodyGrace
+	}
 	h := &handler{
 		opts:   opts,
 		accept: accept,
 		log:    log.With().Str("component", "receiver").Logger(),
-		mem:    semaphore.NewWeighted(opts.BodyMemory),
+		mem:    newBudget(opts.BodyMemory, defaultFairness),
 		received: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "activitybridge_webhooks_received_total",
 			Help: "Webhook requests received, by outcome.",
@@ -220,7 +246,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	default:
 		writeError(w, http.StatusNotFound, "not found")
-		h.log.Debug().Str("method", r.Method).Str("path", redactPath(p)).Int("status", http.StatusNotFound).Msg("request")
+		h.log.Debug().Str("method", r.Method).Str("path", redactPath(p)).Int("path_len", len(p)).
+			Int("status", http.StatusNotFound).Msg("request")
 	}
 }
 
@@ -249,6 +276,7 @@ type webhookResult struct {
 	noJobs   string // OutcomeDuplicate or OutcomeUnmatched when a 200 queued nothing
 	bytes    int
 	keyForm  string
+	unread   bool  // the body was not read: close the connection rather than read it to answer
 	err      error // logged, never sent
 }
 
@@ -264,6 +292,9 @@ func (h *handler) serveWebhook(w http.ResponseWriter, r *http.Request) {
 		case http.StatusRequestEntityTooLarge, http.StatusRequestTimeout:
 			// Without this the server would read up to 256 KiB of the unwanted body (or wait for a stalled
 			// one) before answering.
+			w.Header().Set("Connection", "close")
+		}
+		if res.unread {
 			w.Header().Set("Connection", "close")
 		}
 		writeError(w, res.status, res.reason)
@@ -301,28 +332,46 @@ func (h *handler) serveWebhook(w http.ResponseWriter, r *http.Request) {
 	ev.Msg("webhook")
 }
 
-// webhook runs the checks in the order that costs the least for a bad request: path token, declared
-// length, a body slot, the capped body, the signature, then Accept.
+// webhook runs the checks in the order that costs the least for a bad request: path token, the form of the
+// signature header, declared length, body memory, the capped body, the signature's HMAC, then Accept.
 func (h *handler) webhook(w http.ResponseWriter, r *http.Request) webhookResult {
 	if !h.pathTokenOK(r.URL.Path) {
-		return webhookResult{status: http.StatusUnauthorized, outcome: OutcomeUnauth, reason: "unauthorized: wrong or missing path token"}
+		return webhookResult{status: http.StatusUnauthorized, outcome: OutcomeUnauth, unread: true,
+			reason: "unauthorized: wrong or missing path token"}
+	}
+	var sig signature
+	if h.opts.SharedKey != "" {
+		// Everything but the HMAC is checked before the body is read, so that a client without the key
+		// cannot make the service read (and hold) a body unless it at least sends a well-formed header.
+		s, err := parseSignature(r.Header.Get(SignatureHeader))
+		if err != nil {
+			return webhookResult{status: http.StatusUnauthorized, outcome: OutcomeUnauth, unread: true,
+				reason: "unauthorized: " + err.Error()}
+		}
+		sig = s
 	}
 	if r.ContentLength > h.opts.MaxBody {
-		return tooLarge(h.opts.MaxBody)
+		res := tooLarge(h.opts.MaxBody)
+		res.unread = true
+		return res
 	}
 
-	body, held, err := h.readBody(w, r)
+	body, bd, err := h.readBody(w, r)
 	defer func() {
 		putBuffer(body)
-		h.mem.Release(held)
+		bd.end()
 	}()
 	switch {
 	case errors.Is(err, errBusy):
 		return webhookResult{status: http.StatusServiceUnavailable, outcome: OutcomeUnavail, bytes: len(body),
 			reason: "too many request bodies in progress; retry later"}
+	case errors.Is(err, errEvicted):
+		return webhookResult{status: http.StatusServiceUnavailable, outcome: OutcomeUnavail, bytes: len(body),
+			reason: "too many request bodies in progress, and this one was among the slowest or over its address's share; retry later"}
 	case errors.Is(err, errStalled):
 		return webhookResult{status: http.StatusRequestTimeout, outcome: OutcomeBadRequest, bytes: len(body),
-			reason: fmt.Sprintf("the request body stalled: nothing arrived for %s", h.opts.BodyIdle)}
+			reason: fmt.Sprintf("the request body arrived too slowly: after the first %s it must average %d bytes/s and never pause %s",
+				min(h.opts.BodyGrace, h.opts.BodyIdle), h.opts.MinBodyRate, h.opts.BodyIdle)}
 	case err != nil:
 		if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
 			res := tooLarge(h.opts.MaxBody)
@@ -335,7 +384,7 @@ func (h *handler) webhook(w http.ResponseWriter, r *http.Request) webhookResult 
 	res := webhookResult{bytes: len(body)}
 
 	if h.opts.SharedKey != "" {
-		form, err := Verify(body, r.Header.Get(SignatureHeader), h.opts.SharedKey)
+		form, err := sig.verify(body, h.opts.SharedKey)
 		if err != nil {
 			res.status, res.outcome, res.reason = http.StatusUnauthorized, OutcomeUnauth, "unauthorized: "+err.Error()
 			return res
@@ -385,27 +434,35 @@ func (h *handler) pathTokenOK(path string) bool {
 
 var (
 	errBusy    = errors.New("no body memory free in time")
-	errStalled = errors.New("request body stalled")
+	errEvicted = errors.New("request body cut off to make room for others")
+	errStalled = errors.New("request body too slow")
 )
 
 // readBody reads the capped body into one pooled buffer that grows as bytes arrive, taking memory from
 // the budget for the buffer's capacity (never from the declared length alone), and cutting the body off
-// when nothing arrives for BodyIdle. It returns the body, which the caller gives back with putBuffer,
-// and how many bytes of the budget the caller must release once it is done with the body (also on
-// error). A body that fits the first buffer (nearly every webhook: the docs' push is 14 KB) is read
-// with no copy; a larger one is copied about once in all as its buffer grows.
-func (h *handler) readBody(w http.ResponseWriter, r *http.Request) (body []byte, held int64, err error) {
+// when it arrives too slowly (MinBodyRate, BodyGrace, BodyIdle) or when the budget takes its memory back
+// for another client (budget.go). It returns the body, which the caller gives back with putBuffer, and
+// its share of the budget, which the caller ends once it is done with the body (also on error). A body
+// that fits the first buffer (nearly every webhook: the docs' push is 14 KB) is read with no copy; a
+// larger one is copied about once in all as its buffer grows.
+func (h *handler) readBody(w http.ResponseWriter, r *http.Request) (body []byte, bd *body, err error) {
 	src := http.MaxBytesReader(w, r.Body, h.opts.MaxBody)
 	rc := http.NewResponseController(w)
-	// The idle cut-off moves the connection's read deadline; it never goes past the server's own. A stalled
-	// body keeps its expired deadline (and its answer closes the connection), so that the server does not
-	// wait for the rest of it before answering.
-	end := time.Now().Add(ReadTimeout)
+	bd = h.mem.begin(addressKey(r.RemoteAddr), func() { _ = rc.SetReadDeadline(time.Now()) })
+	// The rate cut-off moves the connection's read deadline; it never goes past the server's own. A body
+	// cut off keeps its expired deadline (and its answer closes the connection), so that the server does
+	// not wait for the rest of it before answering.
+	start := time.Now()
+	end := start.Add(ReadTimeout)
 	defer func() {
-		if !errors.Is(err, errStalled) {
+		bd.doneReading()
+		if !errors.Is(err, errStalled) && !errors.Is(err, errEvicted) {
 			_ = rc.SetReadDeadline(end)
 		}
 	}()
+	// allowed is when the body's allowance runs out: see Options.MinBodyRate.
+	allowed := start.Add(min(h.opts.BodyGrace, h.opts.BodyIdle))
+	perByte := float64(time.Second) / float64(h.opts.MinBodyRate)
 
 	// limit is one byte over the cap, so that the read that sees EOF (or the byte too many) fits.
 	limit := int(h.opts.MaxBody) + 1
@@ -414,32 +471,33 @@ func (h *handler) readBody(w http.ResponseWriter, r *http.Request) (body []byte,
 		declared = int(cl) + 1
 	}
 	// grow moves body into a buffer of at least n bytes, holding budget for both while it copies.
-	grow := func(n int) bool {
+	grow := func(n int) error {
 		nb := getBuffer(n, limit)
-		if !h.mem.TryAcquire(int64(cap(nb))) {
-			ctx, cancel := context.WithTimeout(r.Context(), h.opts.BodyWait)
-			defer cancel()
-			if h.mem.Acquire(ctx, int64(cap(nb))) != nil {
-				putBuffer(nb)
-				return false
+		t0 := time.Now()
+		if !bd.acquire(r.Context(), int64(cap(nb)), h.opts.BodyWait) {
+			putBuffer(nb)
+			if bd.evicted.Load() {
+				return errEvicted
 			}
+			return errBusy
 		}
-		held += int64(cap(nb))
+		if waited := time.Since(t0); waited > time.Millisecond {
+			allowed = allowed.Add(waited) // the client does not pay for our wait
+		}
 		nb = append(nb, body...)
 		if body != nil {
 			putBuffer(body)
-			h.mem.Release(int64(cap(body)))
-			held -= int64(cap(body))
+			bd.release(int64(cap(body)))
 		}
 		body = nb
-		return true
+		return nil
 	}
 	first := bodyChunk
 	if declared >= 0 && declared < bodyChunk {
 		first = declared
 	}
-	if !grow(min(first, limit)) {
-		return nil, held, errBusy
+	if err := grow(min(first, limit)); err != nil {
+		return nil, bd, err
 	}
 	// peek holds what arrives when the buffer is full, so that the buffer grows only once more bytes
 	// have come: a client that stalls right at the end of a buffer holds no more than it sent.
@@ -449,8 +507,17 @@ func (h *handler) readBody(w http.ResponseWriter, r *http.Request) (body []byte,
 		if len(dst) == 0 {
 			dst = peek[:]
 		}
-		_ = rc.SetReadDeadline(minTime(time.Now().Add(h.opts.BodyIdle), end))
+		_ = rc.SetReadDeadline(minTime(allowed, end))
+		// Checked after the deadline is set: a cut-off that came before has its deadline overwritten.
+		if bd.evicted.Load() {
+			return body, bd, errEvicted
+		}
 		m, rerr := src.Read(dst)
+		if m > 0 {
+			now := time.Now()
+			bd.progress(m)
+			allowed = minTime(maxTime(allowed, now).Add(time.Duration(float64(m)*perByte)), now.Add(h.opts.BodyIdle))
+		}
 		if len(body) < cap(body) {
 			body = body[:len(body)+m]
 		} else if m > 0 {
@@ -461,21 +528,31 @@ func (h *handler) readBody(w http.ResponseWriter, r *http.Request) (body []byte,
 			if declared > n {
 				n = min(8*cap(body), declared)
 			}
-			if !grow(max(min(n, limit), len(body)+m)) {
-				return body, held, errBusy
+			if err := grow(max(min(n, limit), len(body)+m)); err != nil {
+				return body, bd, err
 			}
 			body = append(body, peek[:m]...)
 		}
 		if rerr == io.EOF {
-			return body, held, nil
+			return body, bd, nil
 		}
 		if rerr != nil {
-			if ne := net.Error(nil); errors.As(rerr, &ne) && ne.Timeout() {
-				return body, held, errStalled
+			if bd.evicted.Load() {
+				return body, bd, errEvicted
 			}
-			return body, held, rerr
+			if ne := net.Error(nil); errors.As(rerr, &ne) && ne.Timeout() {
+				return body, bd, errStalled
+			}
+			return body, bd, rerr
 		}
 	}
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 func minTime(a, b time.Time) time.Time {
@@ -497,8 +574,12 @@ func allow(w http.ResponseWriter, r *http.Request, methods ...string) bool {
 	return false
 }
 
-// redactPath keeps a path fit for logs: the webhook token and anything after an unknown first segment
-// (which may be a mistyped token) are replaced.
+// unknownPath is what the logs show instead of a path the service does not serve: any segment of it could
+// be a path token sent to the wrong place (a forgotten /webhook/ prefix), so only its length is logged.
+const unknownPath = "{unknown}"
+
+// redactPath keeps a path fit for logs: the service's own paths as they are, the webhook token replaced,
+// and every other path replaced by unknownPath (log its length beside it).
 func redactPath(p string) string {
 	switch p {
 	case "/webhook", "/healthz", "/readyz", "/metrics", "/":
@@ -507,14 +588,7 @@ func redactPath(p string) string {
 	if strings.HasPrefix(p, "/webhook/") {
 		return "/webhook/{token}"
 	}
-	first, _, more := strings.Cut(strings.TrimPrefix(p, "/"), "/")
-	if len(first) > 32 {
-		first = first[:32] + "…"
-	}
-	if more {
-		return "/" + first + "/…"
-	}
-	return "/" + first
+	return unknownPath
 }
 
 func writeError(w http.ResponseWriter, status int, msg string) {

@@ -3,6 +3,7 @@ package receiver
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,7 +18,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/rs/zerolog"
 	"go.uber.org/goleak"
-	"golang.org/x/sync/semaphore"
 )
 
 func TestMain(m *testing.M) {
@@ -376,7 +376,7 @@ func serveSlow(h http.Handler, slow *stallingBody, length int64) (rec *httptest.
 func TestHandlerBodySlots(t *testing.T) {
 	acc := &fakeAccept{id: "a1", queued: 1}
 	h := newTestHandler(t, Options{BodyWait: 1}, acc)
-	h.(*handler).mem = semaphore.NewWeighted(bodyChunk) // room for one piece: the slow body takes it all
+	h.(*handler).mem = newBudget(bodyChunk, defaultFairness) // room for one piece: the slow body takes it all
 
 	slow := &stallingBody{stalled: make(chan struct{}), release: make(chan struct{})}
 	slowRec, done := serveSlow(h, slow, -1)
@@ -451,7 +451,7 @@ func TestHandlerLogs(t *testing.T) {
 func TestStalledBodyHoldsWhatItSent(t *testing.T) {
 	acc := &fakeAccept{id: "a1", queued: 1}
 	h := newTestHandler(t, Options{BodyWait: 1}, acc)
-	h.(*handler).mem = semaphore.NewWeighted(2 * bodyChunk) // the staller's buffer and one more
+	h.(*handler).mem = newBudget(2*bodyChunk, defaultFairness) // the staller's buffer and one more
 
 	slow := &stallingBody{first: bytes.Repeat([]byte{' '}, bodyChunk), stalled: make(chan struct{}), release: make(chan struct{})}
 	slowRec, done := serveSlow(h, slow, 16<<20)
@@ -469,3 +469,85 @@ func TestStalledBodyHoldsWhatItSent(t *testing.T) {
 	close(slow.release)
 	<-done
 }
+
+// A token sent to the wrong path (the /webhook/ prefix forgotten, or mistyped) is never logged, whatever
+// its length: unknown paths are logged as a fixed label and a length.
+func TestUnknownPathLogs(t *testing.T) {
+	const token = "0123456789abcdef0123456789abcdef" // openssl rand -hex 16
+	var buf bytes.Buffer
+	h, err := NewHandler(Options{PathToken: token}, (&fakeAccept{}).accept,
+		zerolog.New(&buf).Level(zerolog.DebugLevel), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths := []string{"/" + token, "/" + token[:8], "/hook/" + token, "/" + token + "/webhook", "/webhooks/" + token,
+		"/" + token[:31] + "/" + token[31:]}
+	for _, p := range paths {
+		buf.Reset()
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("POST", p, strings.NewReader("{}")))
+		logs := buf.String()
+		if rec.Code != http.StatusNotFound {
+			t.Errorf("POST %s = %d, want 404", p, rec.Code)
+		}
+		if !strings.Contains(logs, `"path":"{unknown}"`) || !strings.Contains(logs, fmt.Sprintf(`"path_len":%d`, len(p))) {
+			t.Errorf("POST %s logged %s, want path {unknown} and its length", p, logs)
+		}
+		if strings.Contains(logs, token[:8]) || strings.Contains(logs, "hook") {
+			t.Errorf("POST %s: the log shows part of the path: %s", p, logs)
+		}
+	}
+}
+
+// With a shared key, a request without a well-formed signature header is refused before a byte of its
+// body is read (and its connection closed), so a client without the key cannot make the service hold a body.
+func TestSignatureCheckedBeforeTheBody(t *testing.T) {
+	for _, tt := range []struct {
+		name, header string
+		wantRead     bool
+	}{
+		{"no header", "", false},
+		{"not a JWS", "garbage", false},
+		{"alg none", base64URL(`{"alg":"none","b64":false,"crit":["b64"]}`) + "..", false},
+		{"upper-case member names", jws(`{"ALG":"HS256","b64":false,"crit":["b64"]}`, []byte("k"), nil), false},
+		{"well-formed, wrong key: read, then refused", jws(goodHeaderJSON, []byte("wrong"), nil), true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			acc := &fakeAccept{id: "a1", queued: 1}
+			h := newTestHandler(t, Options{SharedKey: "k"}, acc)
+			body := &countingBody{r: strings.NewReader(`{"id":"a1"}`)}
+			req := httptest.NewRequest("POST", "/webhook", nil)
+			req.Body, req.ContentLength = body, 11
+			if tt.header != "" {
+				req.Header.Set(SignatureHeader, tt.header)
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != http.StatusUnauthorized || acc.calls() != 0 {
+				t.Errorf("status = %d, Accept calls = %d; want 401 and none", rec.Code, acc.calls())
+			}
+			if read := body.n > 0; read != tt.wantRead {
+				t.Errorf("body read = %v (%d bytes), want %v", read, body.n, tt.wantRead)
+			}
+			if !tt.wantRead && rec.Header().Get("Connection") != "close" {
+				t.Errorf("Connection = %q, want close (the unread body is not drained)", rec.Header().Get("Connection"))
+			}
+		})
+	}
+}
+
+// countingBody counts the bytes read from it.
+type countingBody struct {
+	r io.Reader
+	n int
+}
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	b.n += n
+	return n, err
+}
+
+func (b *countingBody) Close() error { return nil }
+
+func base64URL(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }

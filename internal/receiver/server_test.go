@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sync/semaphore"
-
 	"github.com/rs/zerolog"
 )
 
@@ -173,7 +171,7 @@ func TestServerStalledClient(t *testing.T) {
 		// Room for one piece, and a wait long enough that the next request can only succeed once the stalled
 		// one is cut off by the idle limit and gives its memory back.
 		h := newTestHandler(t, Options{BodyWait: 20 * time.Second, BodyIdle: 300 * time.Millisecond}, acc)
-		h.(*handler).mem = semaphore.NewWeighted(bodyChunk)
+		h.(*handler).mem = newBudget(bodyChunk, defaultFairness)
 		addr := startServer(t, h, nil)
 		stalled := stall(t, addr)
 		// The stalled connection ends: with an error answer or by being closed, never by our guard deadline.

@@ -4,10 +4,11 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/go-json-experiment/json"
 )
 
 // SignatureHeader is the request header that carries the JWS signature of the body.
@@ -37,56 +38,79 @@ type jwsHeader struct {
 
 // Verify checks the X-JWS-Signature header value of a Platform.sh webhook against the raw body: JWS compact
 // serialisation with a detached, unencoded payload (RFC 7797), HS256 only. The protected header must say
-// alg HS256, b64 false and crit ["b64"]; the signature is HMAC-SHA256 over the header segment, a dot and the
-// raw body. Platform.sh's documentation reads the shared key two ways, so Verify tries the key
-// base64url-decoded (leniently: '+' and '/' are read as '-' and '_', '=' is dropped) and then the key's raw
-// bytes, and returns which form matched (KeyFormBase64URL or KeyFormRaw). Comparisons run in constant time.
-// Every error wraps ErrBadSignature, says what is wrong and never contains the key or the signature.
+// alg HS256, b64 false and crit ["b64"]; member names are case-sensitive (RFC 7515: "ALG" is not "alg") and
+// may not repeat. The signature is HMAC-SHA256 over the header segment, a dot and the raw body. Platform.sh's
+// documentation reads the shared key two ways, so Verify tries the key base64url-decoded (leniently: '+' and
+// '/' are read as '-' and '_', '=' is dropped) and then the key's raw bytes, and returns which form matched
+// (KeyFormBase64URL or KeyFormRaw). Comparisons run in constant time. Every error wraps ErrBadSignature, says
+// what is wrong and never contains the key or the signature.
 func Verify(body []byte, header, sharedKey string) (keyForm string, err error) {
 	if sharedKey == "" {
 		return "", fmt.Errorf("%w: no shared key to check it with", ErrBadSignature)
 	}
+	sig, err := parseSignature(header)
+	if err != nil {
+		return "", err
+	}
+	return sig.verify(body, sharedKey)
+}
+
+// signature is an X-JWS-Signature header whose form has been checked; only the HMAC remains to check.
+type signature struct {
+	hdrSeg string
+	mac    []byte
+}
+
+// parseSignature checks everything about the header that does not need the body, so that a request with
+// a missing or malformed header is refused before its body is read.
+func parseSignature(header string) (signature, error) {
 	if header == "" {
-		return "", fmt.Errorf("%w: missing %s header", ErrBadSignature, SignatureHeader)
+		return signature{}, fmt.Errorf("%w: missing %s header", ErrBadSignature, SignatureHeader)
 	}
 	hdrSeg, rest, ok := strings.Cut(header, ".")
 	if !ok {
-		return "", fmt.Errorf("%w: not a JWS compact serialisation (want header..signature)", ErrBadSignature)
+		return signature{}, fmt.Errorf("%w: not a JWS compact serialisation (want header..signature)", ErrBadSignature)
 	}
 	payloadSeg, sigSeg, ok := strings.Cut(rest, ".")
 	if !ok || strings.Contains(sigSeg, ".") {
-		return "", fmt.Errorf("%w: not a JWS compact serialisation (want header..signature)", ErrBadSignature)
+		return signature{}, fmt.Errorf("%w: not a JWS compact serialisation (want header..signature)", ErrBadSignature)
 	}
 	if payloadSeg != "" {
-		return "", fmt.Errorf("%w: payload must be detached (empty middle segment)", ErrBadSignature)
+		return signature{}, fmt.Errorf("%w: payload must be detached (empty middle segment)", ErrBadSignature)
 	}
 	rawHdr, err := jwsEncoding.DecodeString(hdrSeg)
 	if err != nil {
-		return "", fmt.Errorf("%w: protected header is not base64url", ErrBadSignature)
+		return signature{}, fmt.Errorf("%w: protected header is not base64url", ErrBadSignature)
 	}
+	// encoding/json/v2 matches member names exactly and refuses duplicates, as RFC 7515 requires.
 	var h jwsHeader
 	if err := json.Unmarshal(rawHdr, &h); err != nil {
-		return "", fmt.Errorf("%w: protected header is not a JSON object of the expected shape", ErrBadSignature)
+		return signature{}, fmt.Errorf("%w: protected header is not a JSON object of the expected shape", ErrBadSignature)
 	}
 	switch {
 	case h.Alg == nil || *h.Alg != "HS256":
-		return "", fmt.Errorf("%w: alg must be HS256", ErrBadSignature)
+		return signature{}, fmt.Errorf("%w: alg must be HS256", ErrBadSignature)
 	case h.B64 == nil || *h.B64:
-		return "", fmt.Errorf("%w: b64 must be false", ErrBadSignature)
+		return signature{}, fmt.Errorf("%w: b64 must be false", ErrBadSignature)
 	case len(h.Crit) != 1 || h.Crit[0] != "b64":
-		return "", fmt.Errorf(`%w: crit must be ["b64"]`, ErrBadSignature)
+		return signature{}, fmt.Errorf(`%w: crit must be ["b64"]`, ErrBadSignature)
 	}
 	got, err := jwsEncoding.DecodeString(sigSeg)
 	if err != nil {
-		return "", fmt.Errorf("%w: signature is not base64url", ErrBadSignature)
+		return signature{}, fmt.Errorf("%w: signature is not base64url", ErrBadSignature)
 	}
 	if len(got) != sha256.Size {
-		return "", fmt.Errorf("%w: signature is not %d bytes long", ErrBadSignature, sha256.Size)
+		return signature{}, fmt.Errorf("%w: signature is not %d bytes long", ErrBadSignature, sha256.Size)
 	}
-	if k, ok := decodeKeyLenient(sharedKey); ok && hmac.Equal(sign(k, hdrSeg, body), got) {
+	return signature{hdrSeg: hdrSeg, mac: got}, nil
+}
+
+// verify checks the HMAC of body under both readings of sharedKey.
+func (s signature) verify(body []byte, sharedKey string) (keyForm string, err error) {
+	if k, ok := decodeKeyLenient(sharedKey); ok && hmac.Equal(sign(k, s.hdrSeg, body), s.mac) {
 		return KeyFormBase64URL, nil
 	}
-	if hmac.Equal(sign([]byte(sharedKey), hdrSeg, body), got) {
+	if hmac.Equal(sign([]byte(sharedKey), s.hdrSeg, body), s.mac) {
 		return KeyFormRaw, nil
 	}
 	return "", fmt.Errorf("%w: signature does not match the body and shared key", ErrBadSignature)

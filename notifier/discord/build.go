@@ -108,9 +108,10 @@ var mentionBreaker = strings.NewReplacer("@everyone", "@\u200beveryone", "@here"
 // eachPiece calls yield with each escaped piece of untrusted text, stopping when it returns false.
 // A piece is never split when cutting: markdown characters get a backslash, '#' and '-' at the start
 // of a line too (headings, lists, subtext), '<' too (so <@id>, <#id>, <t:..> stay literal), and
-// @everyone/@here get a zero-width space.
+// @everyone/@here get a zero-width space. Characters that could reorder or hide text go first
+// (notifier.StripHidden), so the zero-width space added here is the only one.
 func eachPiece(s string, yield func(p string) bool) {
-	s = mentionBreaker.Replace(s)
+	s = mentionBreaker.Replace(notifier.StripHidden(s))
 	lineStart := true
 	var buf [8]byte
 	for i, r := range s {
@@ -294,7 +295,7 @@ func build(msg notifier.Message, p plan) (*discordgo.MessageEmbed, int) {
 		size += units(ef.Name) + units(ef.Value)
 	}
 
-	footer := strings.TrimSpace(msg.Footer)
+	footer := strings.TrimSpace(notifier.StripHidden(msg.Footer)) // plain text: not escaped, but no bidi either
 	if dropped > 0 {
 		note := fmt.Sprintf("… %d more fields not shown", dropped)
 		if footer != "" {

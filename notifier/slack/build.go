@@ -52,11 +52,14 @@ type Payload struct {
 var escaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
 
 // escape makes untrusted text inert in Slack text: Slack decodes only &amp; &lt; &gt;, and every
-// mention, channel ping and link needs a literal "<".
-func escape(s string) string { return escaper.Replace(s) }
+// mention, channel ping and link needs a literal "<"; characters that could reorder or hide text go
+// (notifier.StripHidden).
+func escape(s string) string { return escaper.Replace(notifier.StripHidden(s)) }
 
-// cut shortens s to at most max runes, ending with an ellipsis when it had to cut.
+// cut shortens plain text s to at most max runes, ending with an ellipsis when it had to cut; characters
+// that could reorder or hide text go (notifier.StripHidden), as in escaped text.
 func cut(s string, max int) (string, bool) {
+	s = notifier.StripHidden(s)
 	if max <= 0 {
 		return "", s != ""
 	}
@@ -79,14 +82,15 @@ func cut(s string, max int) (string, bool) {
 // cutEscaped escapes s and shortens it so that the escaped form has at most max runes, never
 // splitting an entity such as &amp;.
 func cutEscaped(s string, max int) (string, bool) {
-	e := escape(s)
+	s = notifier.StripHidden(s) // whole, not per rune: whether a joiner stays depends on its neighbours
+	e := escaper.Replace(s)
 	if utf8.RuneCountInString(e) <= max {
 		return e, false
 	}
 	var b strings.Builder
 	n := 0
 	for _, r := range s {
-		piece := escape(string(r))
+		piece := escaper.Replace(string(r))
 		k := utf8.RuneCountInString(piece)
 		if n+k > max-1 {
 			break

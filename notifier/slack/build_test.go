@@ -169,7 +169,7 @@ func checkPayload(t *testing.T, msg notifier.Message, p Payload) {
 		t.Errorf("fallback text %q holds a raw < or >", p.Text)
 	}
 	// Title intact: in the header when it fits there, and always in the fallback text.
-	title := strings.Join(strings.Fields(msg.Status.Emoji()+" "+msg.Title), " ")
+	title := notifier.StripHidden(strings.Join(strings.Fields(msg.Status.Emoji()+" "+msg.Title), " "))
 	head := p.Blocks[0].(*slack.HeaderBlock).Text.Text
 	if utf8.RuneCountInString(title) <= maxHeaderText && head != title {
 		t.Errorf("header = %q, want %q", head, title)
