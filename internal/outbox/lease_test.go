@@ -2,6 +2,8 @@ package outbox
 
 import (
 	"context"
+	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -39,4 +41,46 @@ func TestLostRenewalStopsTheLane(t *testing.T) {
 	if len(jobs) != 1 || jobs[0].Attempts != 1 {
 		t.Errorf("jobs = %+v; want the job with w1's one attempt, nothing written after the takeover", jobs)
 	}
+}
+
+// renewFails is a store whose Renew fails with a transient error (the database unreachable from this
+// replica) while fail is set.
+type renewFails struct {
+	Store
+	fail  atomic.Bool
+	tries atomic.Int32
+}
+
+func (s *renewFails) Renew(ctx context.Context, l Lease, leaseFor time.Duration) (Lease, error) {
+	s.tries.Add(1)
+	if s.fail.Load() {
+		return Lease{}, errors.New("connection refused")
+	}
+	return s.Store.Renew(ctx, l, leaseFor)
+}
+
+// TestNoSendOnAnEndedLease: a worker that cannot renew its lease (the store is unreachable, not a
+// takeover) sends nothing on the lane once the lease has ended, since another replica may hold it by
+// then; it sends again once a renewal succeeds.
+func TestNoSendOnAnEndedLease(t *testing.T) {
+	clock := newFakeClock()
+	s := &renewFails{Store: NewMemory(WithClock(clock))}
+	defer s.Close()
+	s.fail.Store(true)
+	rec := newRecorder(clock, func(c call, n int) (notifier.Ref, error) {
+		if n == 0 {
+			return notifier.Ref{}, errFlaky
+		}
+		return notifier.Ref{}, nil
+	})
+	mustEnqueue(t, s, "a1", "pending", job("slack:#d", "m"))
+	start(t, s, rec.resolveAll, clock, WithLease(30*time.Second), WithBackoff(time.Minute, time.Minute),
+		WithPollInterval(time.Hour))
+	// The first attempt fails; the retry comes after the lease has ended, and renewing it fails.
+	waitFor(t, "renewals failing after the first attempt", func() bool { return s.tries.Load() >= 3 })
+	if got := len(rec.Calls()); got != 1 {
+		t.Fatalf("%d sends while the lease could not be renewed; want only the first attempt", got)
+	}
+	s.fail.Store(false)
+	waitFor(t, "the retry once the lease is renewed", func() bool { return len(rec.Calls()) == 2 })
 }

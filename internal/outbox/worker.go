@@ -728,8 +728,17 @@ func (r *run) handle(l *lane, i int) {
 		}
 	}
 	// Renew early when the renewer is behind (a clock that jumps): never send on an ended lease.
-	if le := l.current(); !w.cfg.clock.Now().Before(le.Until.Add(-w.cfg.lease*2/3)) && !r.renew(l) {
-		return
+	if le := l.current(); !w.cfg.clock.Now().Before(le.Until.Add(-w.cfg.lease*2/3)) {
+		if !r.renew(l) {
+			return
+		}
+		if !w.cfg.clock.Now().Before(l.current().Until) {
+			// The store could not renew the lease (unreachable) and it has ended: another worker may hold
+			// the lane by now, so nothing is sent here until a renewal succeeds.
+			log.Warn().Msg("lane lease ended and could not be renewed; not sending until it is")
+			_ = w.cfg.clock.Sleep(l.ctx, w.cfg.base)
+			return
+		}
 	}
 	select {
 	case w.sem <- struct{}{}:
