@@ -22,6 +22,29 @@ const (
 	StateStaged     State = "staged"
 )
 
+// States lists every state Platform.sh sends; Decode refuses any other.
+var States = []State{StatePending, StateInProgress, StateComplete, StateCancelled, StateScheduled, StateStaged}
+
+// Known reports whether s is one of States.
+func (s State) Known() bool {
+	for _, k := range States {
+		if s == k {
+			return true
+		}
+	}
+	return false
+}
+
+// Bounds Decode puts on the fields the outbox keys on or logs: a body over them can never be a
+// Platform.sh activity (its IDs are 13 lowercase letters and digits), and it would make keys and log
+// lines of any size.
+const (
+	// MaxIDLength bounds the activity ID, which must also be printable ASCII.
+	MaxIDLength = 128
+	// MaxNameLength bounds the type, the project ID and every environment name.
+	MaxNameLength = 256
+)
+
 // Result is the result of a finished activity; it is ResultNone (JSON null) until the activity ends.
 type Result string
 

@@ -42,8 +42,8 @@ func (e *DecodeError) Is(target error) bool { return target == ErrNotActivity }
 
 // Decode decodes the JSON body of an activity webhook. It returns a *DecodeError (matching
 // ErrNotActivity) when the body is not JSON, not a JSON object, has data after the object, lacks a
-// non-empty id, type or project, has a top-level field we keep with the wrong JSON type, or has
-// invalid UTF-8 in a string we keep. Inside parameters and payload, whose shapes differ by activity
+// non-empty id, type or project, has a top-level field we keep with the wrong JSON type, has invalid
+// UTF-8 in a string we keep, or has an id, state or name no activity has (see validate). Inside parameters and payload, whose shapes differ by activity
 // type, a kept field of an unexpected JSON type is ignored instead. Deployment variables, http_access,
 // the log and the project's SSH key are never decoded (the structs below have no field for them).
 //
@@ -96,14 +96,61 @@ func checkObject(body []byte) error {
 	return nil
 }
 
-// result is the decoded activity, or the error for a missing id, type or project.
+// result is the decoded activity, or the error for a missing id, type or project, or a value the
+// outbox could never key on (see validate).
 func (w *wireActivity) result() (*Activity, error) {
 	for _, f := range []struct{ name, value string }{{"id", w.ID.s}, {"type", w.Type.s}, {"project", w.Project.s}} {
 		if f.value == "" {
 			return nil, &DecodeError{Field: f.name, Reason: "missing or empty"}
 		}
 	}
+	if err := w.validate(); err != nil {
+		return nil, err
+	}
 	return w.activity(), nil
+}
+
+// validate refuses what the outbox keys on and the logs carry when no Platform.sh activity could have
+// it: an id over MaxIDLength bytes or outside printable ASCII, a state that is not one of States (no
+// state at all is accepted, as before), a type, project or environment name over MaxNameLength bytes. The error names the field and never
+// repeats a long value.
+func (w *wireActivity) validate() error {
+	id := w.ID.s
+	if len(id) > MaxIDLength {
+		return &DecodeError{Field: "id", Reason: fmt.Sprintf("%d bytes long, want at most %d", len(id), MaxIDLength)}
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] < 0x20 || id[i] > 0x7e {
+			return &DecodeError{Field: "id", Reason: fmt.Sprintf("byte %d is 0x%02x, want printable ASCII", i, id[i])}
+		}
+	}
+	if st := State(w.State.s); st != "" && !st.Known() {
+		return &DecodeError{Field: "state", Reason: fmt.Sprintf("want one of %s, got %s", joinStates(), quoteShort(w.State.s))}
+	}
+	names := []struct{ field, value string }{{"type", w.Type.s}, {"project", w.Project.s}}
+	for i, e := range w.Environments {
+		names = append(names, struct{ field, value string }{fmt.Sprintf("environments.%d", i), e.s})
+	}
+	if p := w.Parameters; p != nil {
+		names = append(names, struct{ field, value string }{"parameters.environment", p.Environment.s})
+	}
+	if p := w.Payload; p != nil && p.Environment != nil {
+		names = append(names, struct{ field, value string }{"payload.environment.name", p.Environment.Name.s})
+	}
+	for _, n := range names {
+		if len(n.value) > MaxNameLength {
+			return &DecodeError{Field: n.field, Reason: fmt.Sprintf("%d bytes long, want at most %d", len(n.value), MaxNameLength)}
+		}
+	}
+	return nil
+}
+
+func joinStates() string {
+	out := make([]string, len(States))
+	for i, s := range States {
+		out[i] = string(s)
+	}
+	return strings.Join(out, ", ")
 }
 
 // jsonKind names the JSON value that starts with b, or "" when no JSON value starts so.

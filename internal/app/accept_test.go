@@ -41,11 +41,11 @@ func TestAcceptKeepsNothingOfTheBody(t *testing.T) {
 			if _, _, err := clean.Accept(context.Background(), fixture.Bytes(name)); err != nil {
 				t.Fatal(err)
 			}
-			got, err := scribbled.store.PendingAfter(context.Background(), 0, 10)
+			got, err := pendingJobs(scribbled)
 			if err != nil {
 				t.Fatal(err)
 			}
-			want, err := clean.store.PendingAfter(context.Background(), 0, 10)
+			want, err := pendingJobs(clean)
 			if err != nil {
 				t.Fatal(err)
 			}

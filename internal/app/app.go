@@ -78,8 +78,21 @@ func New(cfg *config.Config, log zerolog.Logger, stdout io.Writer) (*App, error)
 		}
 	}
 	a.worker = outbox.NewWorker(a.store, a.resolve, log, a.registry,
-		outbox.WithMaxAge(cfg.MaxAge), outbox.WithSendTimeout(sendTimeout))
+		outbox.WithMaxAge(cfg.MaxAge), outbox.WithSendTimeout(sendTimeout), outbox.WithKinds(a.kinds()...))
 	return a, nil
+}
+
+// kinds lists the configured destination kinds (slack, discord, ...), once each.
+func (a *App) kinds() []string {
+	seen := map[string]bool{}
+	var out []string
+	for key := range a.notifiers {
+		if k := outbox.Kind(key); !seen[k] {
+			seen[k] = true
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // checkSets makes sure every template set a route names exists, so a typo fails at start-up.

@@ -9,6 +9,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"regexp"
 	"strings"
 	"sync/atomic"
@@ -130,6 +131,11 @@ func BenchmarkWebhook(b *testing.B) {
 // the pace the worker uses for that kind of destination, how many sends were answered 429, and how long the
 // whole burst took to drain. The worker paces 10% under each limit (Slack one per 1.1 s, Discord one per
 // 2.2 s). One iteration takes about 100 s (Discord's 45 messages after the burst): run it with -benchtime=1x.
+//
+// One more activity, accepted first, is poisoned on one Slack destination: the fake answers 500 to every
+// message of it there, so it retries (backing off) for the whole run. Every other notice, on that destination
+// too, must still drain at the destination's pace; the poisoned destination's own steady rate is reported
+// apart (its retries take pace steps too), and the poisoned job must still be queued at the end.
 func BenchmarkBurstDrain(b *testing.B) {
 	const (
 		perKind    = 10 // destinations of each platform
@@ -196,6 +202,18 @@ func BenchmarkBurstDrain(b *testing.B) {
 			p.pace = paced.Pace()
 		}
 		body := fixture.Bytes("environment.push")
+		poison := fmt.Sprintf("burst%013d", benchSeq.Add(1))
+		poisoned := platforms[0]
+		poisoned.poisoned = poisoned.names[0]
+		hookPath, err := url.Parse(slackFake.WebhookURL(poisoned.poisoned))
+		if err != nil {
+			b.Fatal(err)
+		}
+		stopPoison := slackFake.FailWhere(notifiertest.Failure{Status: http.StatusInternalServerError}, poison, hookPath.Path)
+		one := bytes.Replace(body, []byte(`"id": "a1kz6ffxui7em"`), []byte(`"id": "`+poison+`"`), 1)
+		if _, n, err := a.Accept(context.Background(), one); err != nil || n != dests {
+			b.Fatalf("the poisoned notice: queued %d, %v; want %d", n, err, dests)
+		}
 		ids := make([]string, activities)
 		for i := range activities {
 			ids[i] = fmt.Sprintf("burst%013d", benchSeq.Add(1))
@@ -214,7 +232,7 @@ func BenchmarkBurstDrain(b *testing.B) {
 			slowestPace = max(slowestPace, p.pace.Every)
 		}
 		deadline := start.Add(time.Duration(activities)*2*slowestPace + 60*time.Second)
-		for !drainedAll(platforms, activities) && time.Now().Before(deadline) {
+		for !drainedAll(platforms, activities+1) && time.Now().Before(deadline) {
 			time.Sleep(50 * time.Millisecond)
 		}
 		b.StopTimer()
@@ -222,14 +240,23 @@ func BenchmarkBurstDrain(b *testing.B) {
 		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
 			b.Errorf("worker: %v", err)
 		}
+		if st, err := a.store.Stats(context.Background()); err != nil || st.Pending != 1 {
+			b.Errorf("left queued: %+v, %v; want the poisoned job alone", st, err)
+		}
 		a.store.Close()
+		stopPoison()
+		withPoison := append([]string{poison}, ids...)
 
 		limited, last := 0, start
 		for _, p := range platforms {
 			slowest, fastest, platformLimited := math.Inf(1), 0.0, 0
 			reqs := p.requests()
 			for _, name := range p.names {
-				checkDeliveries(b, name, p.messages(name), ids)
+				want := withPoison
+				if name == p.poisoned {
+					want = ids
+				}
+				checkDeliveries(b, name, p.messages(name), want)
 				var times []time.Time
 				for _, r := range reqs {
 					switch {
@@ -249,8 +276,22 @@ func BenchmarkBurstDrain(b *testing.B) {
 				// The first Burst sends go out at once: the steady rate is that of the ones after them.
 				if burst := max(p.pace.Burst, 1); len(times) > burst {
 					rate := float64(len(times)-burst) / times[len(times)-1].Sub(times[burst-1]).Seconds()
+					if name == p.poisoned {
+						b.ReportMetric(rate, p.metric+"-poisoned-msg/s")
+						continue
+					}
 					slowest, fastest = min(slowest, rate), max(fastest, rate)
 				}
+			}
+			if p.poisoned != "" {
+				// The fake logs a failure it was told to give without its target: only the poison gets 500.
+				failed := 0
+				for _, r := range reqs {
+					if r.Status == http.StatusInternalServerError {
+						failed++
+					}
+				}
+				b.ReportMetric(float64(failed), "poison-attempts")
 			}
 			if platformLimited > 0 {
 				// Not a failure: the worker honours Retry-After and nothing is lost. It paces from before its
@@ -281,12 +322,19 @@ type burstPlatform struct {
 	requests func() []notifiertest.Request
 	names    []string      // the webhooks of the current iteration
 	pace     notifier.Pace // what the worker paces its destinations at
+	poisoned string        // the destination whose fake refuses the poisoned activity ("" for none)
 }
 
-// drainedAll reports whether every destination of every platform received want messages.
+// drainedAll reports whether every destination of every platform received want messages (the poisoned one
+// want-1: all but the poisoned activity).
 func drainedAll(platforms []*burstPlatform, want int) bool {
 	for _, p := range platforms {
-		if !drained(p.names, want, func(name string) int { return len(p.messages(name)) }) {
+		if !drained(p.names, want, func(name string) int {
+			if name == p.poisoned {
+				return len(p.messages(name)) + 1
+			}
+			return len(p.messages(name))
+		}) {
 			return false
 		}
 	}

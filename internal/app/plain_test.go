@@ -46,7 +46,7 @@ func TestTemplateFailureStillQueuesAPlainNotice(t *testing.T) {
 	if _, queued, err := a.Accept(context.Background(), raw); err != nil || queued != 1 {
 		t.Fatalf("Accept = %d, %v; want 1 job queued", queued, err)
 	}
-	jobs, err := a.store.PendingAfter(context.Background(), 0, 10)
+	jobs, err := pendingJobs(a)
 	if err != nil || len(jobs) != 1 {
 		t.Fatalf("pending jobs = %d, %v; want 1", len(jobs), err)
 	}

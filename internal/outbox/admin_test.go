@@ -22,9 +22,9 @@ func TestAdminHandler(t *testing.T) {
 			s := st.open(t)
 			ctx := context.Background()
 			mustEnqueue(t, s, "a1", "pending", job("slack:#d", "one"), job("discord:prod", "two"), job("console", "three"))
-			list, _ := s.PendingAfter(ctx, 0, 10)
+			list := laneJobs(t, s, "slack:#d", "discord:prod", "console")
 			for _, j := range list[:2] {
-				if _, err := s.Kill(ctx, j, "permanent: boom"); err != nil {
+				if _, err := s.Kill(ctx, claimLane(t, s, j.Dest), j, "permanent: boom"); err != nil {
 					t.Fatal(err)
 				}
 			}

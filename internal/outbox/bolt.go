@@ -2,6 +2,7 @@ package outbox
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -9,6 +10,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -21,7 +24,8 @@ import (
 var (
 	bucketJobs   = []byte("jobs")   // job ID → Job JSON
 	bucketDead   = []byte("dead")   // original job ID → DeadLetter JSON
-	bucketRefs   = []byte("refs")   // activity\0dest → unix nanos (8) + Ref JSON
+	bucketRefs   = []byte("refs")   // activity\0dest → unix nanos (8) + Shown JSON (older files: Ref JSON)
+	bucketLanes  = []byte("lanes")  // dest\0job ID (8) → empty: the pending jobs of each lane, in order
 	bucketDedup  = []byte("dedup")  // activity\0state → unix nanos (8)
 	bucketExpiry = []byte("expiry") // unix nanos (8) + kind (1) + key → empty: the sweep's index
 )
@@ -41,6 +45,9 @@ type boltStore struct {
 	pending atomic.Int64
 	dead    atomic.Int64
 	commits atomic.Int64 // committed write transactions, for the group-commit test
+
+	lmu    sync.Mutex // guards leases; taken inside write transactions to fence them
+	leases leaseTable
 }
 
 // maxGroup caps the writes that share one commit.
@@ -138,12 +145,15 @@ func OpenBolt(path string, opts ...Option) (Store, error) {
 		return nil, fmt.Errorf("outbox: open %s: %w", path, err)
 	}
 	s := &boltStore{db: db, cfg: cfg, changes: make(chan struct{}, 1),
-		writes: make(chan *write), closing: make(chan struct{}), committed: make(chan struct{})}
+		writes: make(chan *write), closing: make(chan struct{}), committed: make(chan struct{}), leases: leaseTable{}}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketJobs, bucketDead, bucketRefs, bucketDedup, bucketExpiry} {
+		for _, name := range [][]byte{bucketJobs, bucketDead, bucketRefs, bucketDedup, bucketExpiry, bucketLanes} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
+		}
+		if err := indexLanes(tx); err != nil {
+			return err
 		}
 		s.pending.Store(int64(tx.Bucket(bucketJobs).Stats().KeyN))
 		s.dead.Store(int64(tx.Bucket(bucketDead).Stats().KeyN))
@@ -189,6 +199,9 @@ func (s *boltStore) Enqueue(ctx context.Context, activity, state string, jobs []
 			if err := b.Put(idKey(id), v); err != nil {
 				return err
 			}
+			if err := tx.Bucket(bucketLanes).Put(laneKey(j.Dest, id), nil); err != nil {
+				return err
+			}
 		}
 		n := len(jobs)
 		queued = n
@@ -204,53 +217,141 @@ func (s *boltStore) Enqueue(ctx context.Context, activity, state string, jobs []
 	return queued, nil
 }
 
-func (s *boltStore) PendingAfter(ctx context.Context, after uint64, limit int) ([]Job, error) {
+func (s *boltStore) ClaimLanes(ctx context.Context, owner string, leaseFor time.Duration, limit int) ([]Lease, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	type lane struct {
+		dest  string
+		first uint64
+	}
+	var lanes []lane
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketLanes).Cursor()
+		for k, _ := c.First(); k != nil; {
+			if len(k) < 9 {
+				k, _ = c.Next()
+				continue
+			}
+			dest := string(k[:len(k)-9])
+			lanes = append(lanes, lane{dest, keyID(k[len(k)-8:])})
+			k, _ = c.Seek([]byte(dest + "\x01")) // past every key of dest
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("outbox: list lanes: %w", err)
+	}
+	// Oldest lane first: the lane whose first pending job was accepted first.
+	slices.SortFunc(lanes, func(a, b lane) int { return cmp.Compare(a.first, b.first) })
+	now := s.cfg.clock.Now()
+	var out []Lease
+	barrier := false
+	s.lmu.Lock()
+	for _, ln := range lanes {
+		if len(out) >= limit {
+			break
+		}
+		if !s.leases.claimable(ln.dest, owner, now) {
+			continue
+		}
+		l, tookOver := s.leases.claim(ln.dest, owner, leaseFor, now)
+		barrier = barrier || tookOver
+		out = append(out, l)
+	}
+	s.lmu.Unlock()
+	if barrier {
+		// A write of the previous holder may have passed its fence just before the takeover and not be
+		// committed yet: wait for the commit after it, so that the new holder reads what it wrote.
+		if err := s.write(func(*bolt.Tx) error { return nil }); err != nil {
+			return nil, fmt.Errorf("outbox: claim lanes: %w", err)
+		}
+	}
+	return out, nil
+}
+
+func (s *boltStore) Renew(ctx context.Context, l Lease, leaseFor time.Duration) (Lease, error) {
+	if err := ctx.Err(); err != nil {
+		return Lease{}, err
+	}
+	s.lmu.Lock()
+	defer s.lmu.Unlock()
+	nl, err := s.leases.renew(l, leaseFor, s.cfg.clock.Now())
+	if err != nil {
+		return Lease{}, fmt.Errorf("outbox: renew lease on %s: %w", l.Dest, err)
+	}
+	return nl, nil
+}
+
+func (s *boltStore) Release(ctx context.Context, l Lease) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.lmu.Lock()
+	defer s.lmu.Unlock()
+	s.leases.release(l)
+	return nil
+}
+
+func (s *boltStore) LaneJobs(ctx context.Context, dest string, limit int) ([]Job, error) {
+	return s.laneJobsAfter(ctx, dest, 0, limit)
+}
+
+// laneJobsAfter implements laneTail.
+func (s *boltStore) laneJobsAfter(ctx context.Context, dest string, after uint64, limit int) ([]Job, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	var out []Job
+	prefix := []byte(dest + "\x00")
 	err := s.db.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketJobs).Cursor()
-		for k, v := c.Seek(idKey(after + 1)); k != nil && len(out) < limit; k, v = c.Next() {
+		jobs := tx.Bucket(bucketJobs)
+		c := tx.Bucket(bucketLanes).Cursor()
+		for k, _ := c.Seek(laneKey(dest, after+1)); k != nil && len(out) < limit && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			if len(k) != len(prefix)+8 {
+				continue
+			}
+			id := k[len(prefix):]
+			v := jobs.Get(id)
+			if v == nil {
+				continue // the index outlived its job (cannot happen: both change in one transaction)
+			}
 			var j Job
 			if err := json.Unmarshal(v, &j); err != nil {
-				return fmt.Errorf("decode job %d: %w", keyID(k), err)
+				return fmt.Errorf("decode job %d: %w", keyID(id), err)
 			}
 			out = append(out, j)
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("outbox: list pending: %w", err)
+		return nil, fmt.Errorf("outbox: list the jobs of %s: %w", dest, err)
 	}
 	return out, nil
 }
 
-func (s *boltStore) Get(ctx context.Context, id uint64) (Job, bool, error) {
-	if err := ctx.Err(); err != nil {
-		return Job{}, false, err
+// fence checks, inside a write transaction, that l holds its lane and keeps its pacing state.
+func (s *boltStore) fence(l Lease, dest string) error {
+	if dest != l.Dest {
+		return fmt.Errorf("%w: job of %s under the lease of %s", ErrLeaseLost, dest, l.Dest)
 	}
-	var j Job
-	var ok bool
-	err := s.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketJobs).Get(idKey(id))
-		if v == nil {
-			return nil
-		}
-		ok = true
-		return json.Unmarshal(v, &j)
-	})
-	if err != nil {
-		return Job{}, false, fmt.Errorf("outbox: get job %d: %w", id, err)
+	s.lmu.Lock()
+	defer s.lmu.Unlock()
+	if err := s.leases.check(l); err != nil {
+		return err
 	}
-	return j, ok, nil
+	s.leases.save(l)
+	return nil
 }
 
-func (s *boltStore) Update(ctx context.Context, job Job) error {
+func (s *boltStore) Update(ctx context.Context, l Lease, job Job) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	err := s.write(func(tx *bolt.Tx) error {
+		if err := s.fence(l, job.Dest); err != nil {
+			return err
+		}
 		b := tx.Bucket(bucketJobs)
 		stored, err := withBookkeeping(b, job)
 		if err != nil {
@@ -268,23 +369,31 @@ func (s *boltStore) Update(ctx context.Context, job Job) error {
 	return nil
 }
 
-func (s *boltStore) Complete(ctx context.Context, job Job, ref notifier.Ref) error {
+func (s *boltStore) Complete(ctx context.Context, l Lease, job Job, ref notifier.Ref) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	now := s.cfg.clock.Now()
 	err := s.write(func(tx *bolt.Tx) error {
+		if err := s.fence(l, job.Dest); err != nil {
+			return err
+		}
 		b := tx.Bucket(bucketJobs)
 		if b.Get(idKey(job.ID)) != nil {
-			if err := b.Delete(idKey(job.ID)); err != nil {
+			if err := deleteJob(tx, job.ID, job.Dest); err != nil {
 				return err
 			}
 			tx.OnCommit(func() { s.pending.Add(-1) })
 		}
-		if ref.IsZero() {
-			return nil
+		sh, err := s.shown(tx, job.Activity, job.Dest, now)
+		if err != nil {
+			return err
 		}
-		return putRef(tx, job.Activity, job.Dest, ref, now)
+		sh.Rank = max(sh.Rank, Rank(job.State))
+		if !ref.IsZero() {
+			sh.Ref = ref
+		}
+		return putShown(tx, job.Activity, job.Dest, sh, now)
 	})
 	if err != nil {
 		return fmt.Errorf("outbox: complete job %d: %w", job.ID, err)
@@ -292,12 +401,15 @@ func (s *boltStore) Complete(ctx context.Context, job Job, ref notifier.Ref) err
 	return nil
 }
 
-func (s *boltStore) Kill(ctx context.Context, job Job, reason string) (DeadLetter, error) {
+func (s *boltStore) Kill(ctx context.Context, l Lease, job Job, reason string) (DeadLetter, error) {
 	if err := ctx.Err(); err != nil {
 		return DeadLetter{}, err
 	}
 	d := DeadLetter{Reason: reason, DeadAt: s.cfg.clock.Now()}
 	err := s.write(func(tx *bolt.Tx) error {
+		if err := s.fence(l, job.Dest); err != nil {
+			return err
+		}
 		b := tx.Bucket(bucketJobs)
 		stored, err := withBookkeeping(b, job)
 		if err != nil {
@@ -308,7 +420,7 @@ func (s *boltStore) Kill(ctx context.Context, job Job, reason string) (DeadLette
 		if err != nil {
 			return err
 		}
-		if err := b.Delete(idKey(job.ID)); err != nil {
+		if err := deleteJob(tx, job.ID, stored.Dest); err != nil {
 			return err
 		}
 		if err := tx.Bucket(bucketDead).Put(idKey(job.ID), dv); err != nil {
@@ -323,42 +435,64 @@ func (s *boltStore) Kill(ctx context.Context, job Job, reason string) (DeadLette
 	return d, nil
 }
 
-func (s *boltStore) Ref(ctx context.Context, activity, dest string) (notifier.Ref, error) {
-	if err := ctx.Err(); err != nil {
-		return notifier.Ref{}, err
-	}
-	var ref notifier.Ref
-	err := s.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketRefs).Get(pairKey(activity, dest))
-		if len(v) < 8 {
-			return nil
-		}
-		if s.cfg.clock.Now().Sub(decodeTime(v)) >= s.cfg.window {
-			return nil // expired, the sweep has not come by yet
-		}
-		return json.Unmarshal(v[8:], &ref)
-	})
-	if err != nil {
-		return notifier.Ref{}, fmt.Errorf("outbox: get ref: %w", err)
-	}
-	return ref, nil
-}
-
-func (s *boltStore) PutRef(ctx context.Context, activity, dest string, ref notifier.Ref) error {
+func (s *boltStore) Forget(ctx context.Context, l Lease, activity, dest string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	now := s.cfg.clock.Now()
 	err := s.write(func(tx *bolt.Tx) error {
-		if ref.IsZero() {
-			return tx.Bucket(bucketRefs).Delete(pairKey(activity, dest))
+		if err := s.fence(l, dest); err != nil {
+			return err
 		}
-		return putRef(tx, activity, dest, ref, now)
+		sh, err := s.shown(tx, activity, dest, now)
+		if err != nil || sh.Ref.IsZero() {
+			return err
+		}
+		sh.Ref = notifier.Ref{}
+		return putShown(tx, activity, dest, sh, now)
 	})
 	if err != nil {
-		return fmt.Errorf("outbox: put ref: %w", err)
+		return fmt.Errorf("outbox: forget the message of %s: %w", dest, err)
 	}
 	return nil
+}
+
+func (s *boltStore) Shown(ctx context.Context, activity, dest string) (Shown, error) {
+	if err := ctx.Err(); err != nil {
+		return Shown{}, err
+	}
+	var sh Shown
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		sh, err = s.shown(tx, activity, dest, s.cfg.clock.Now())
+		return err
+	})
+	if err != nil {
+		return Shown{}, fmt.Errorf("outbox: read what %s shows: %w", dest, err)
+	}
+	return sh, nil
+}
+
+// shown reads what (activity, dest) shows, the zero Shown when nothing or when it expired (the sweep
+// has not come by yet). Files written before ranks were kept hold a bare Ref: rank 0.
+func (s *boltStore) shown(tx *bolt.Tx, activity, dest string, now time.Time) (Shown, error) {
+	v := tx.Bucket(bucketRefs).Get(pairKey(activity, dest))
+	if len(v) < 8 || now.Sub(decodeTime(v)) >= s.cfg.window {
+		return Shown{}, nil
+	}
+	var stored struct {
+		Ref     *notifier.Ref `json:"ref"`
+		Rank    int           `json:"rank"`
+		Channel string        `json:"channel"` // the older format: a bare Ref
+		ID      string        `json:"id"`
+	}
+	if err := json.Unmarshal(v[8:], &stored); err != nil {
+		return Shown{}, fmt.Errorf("decode: %w", err)
+	}
+	if stored.Ref == nil {
+		return Shown{Ref: notifier.Ref{Channel: stored.Channel, ID: stored.ID}, Rank: stored.Rank}, nil
+	}
+	return Shown{Ref: *stored.Ref, Rank: stored.Rank}, nil
 }
 
 func (s *boltStore) DeadLetters(ctx context.Context) ([]DeadLetter, error) {
@@ -420,6 +554,9 @@ func (s *boltStore) replay(tx *bolt.Tx, k []byte) (Job, error) {
 		return Job{}, err
 	}
 	if err := jobs.Put(idKey(id), jv); err != nil {
+		return Job{}, err
+	}
+	if err := tx.Bucket(bucketLanes).Put(laneKey(j.Dest, id), nil); err != nil {
 		return Job{}, err
 	}
 	if err := dead.Delete(k); err != nil {
@@ -620,12 +757,50 @@ func putExpiring(tx *bolt.Tx, main []byte, kind byte, key []byte, now time.Time,
 	return tx.Bucket(bucketExpiry).Put(ik, nil)
 }
 
-func putRef(tx *bolt.Tx, activity, dest string, ref notifier.Ref, now time.Time) error {
-	rv, err := json.Marshal(ref)
+func putShown(tx *bolt.Tx, activity, dest string, sh Shown, now time.Time) error {
+	v, err := json.Marshal(sh)
 	if err != nil {
 		return err
 	}
-	return putExpiring(tx, bucketRefs, expiryKindRef, pairKey(activity, dest), now, rv)
+	return putExpiring(tx, bucketRefs, expiryKindRef, pairKey(activity, dest), now, v)
+}
+
+// laneKey is the lane index key of job id of dest.
+func laneKey(dest string, id uint64) []byte {
+	return append([]byte(dest+"\x00"), idKey(id)...)
+}
+
+// deleteJob removes pending job id of dest and its lane index entry.
+func deleteJob(tx *bolt.Tx, id uint64, dest string) error {
+	if err := tx.Bucket(bucketJobs).Delete(idKey(id)); err != nil {
+		return err
+	}
+	return tx.Bucket(bucketLanes).Delete(laneKey(dest, id))
+}
+
+// indexLanes builds the lane index of a file written before it existed (or whose index does not
+// match its jobs).
+func indexLanes(tx *bolt.Tx) error {
+	jobs, lanes := tx.Bucket(bucketJobs), tx.Bucket(bucketLanes)
+	if jobs.Stats().KeyN == lanes.Stats().KeyN {
+		return nil
+	}
+	if err := tx.DeleteBucket(bucketLanes); err != nil {
+		return err
+	}
+	lanes, err := tx.CreateBucket(bucketLanes)
+	if err != nil {
+		return err
+	}
+	return jobs.ForEach(func(k, v []byte) error {
+		var j struct {
+			Dest string `json:"dest"`
+		}
+		if err := json.Unmarshal(v, &j); err != nil {
+			return fmt.Errorf("decode job %d: %w", keyID(k), err)
+		}
+		return lanes.Put(laneKey(j.Dest, keyID(k)), nil)
+	})
 }
 
 func encodeTime(t time.Time) []byte {

@@ -92,6 +92,8 @@ func TestBoltGroupCommitIsolatesFailures(t *testing.T) {
 	path := filepath.Join(t.TempDir(), DefaultFileName)
 	s := openBolt(t, path)
 	const n = 100
+	mustEnqueue(t, s, "a0", "pending", job("slack:#x", "m"))
+	l := claimLane(t, s, "slack:#x")
 	var wg sync.WaitGroup
 	gate := make(chan struct{})
 	enqueueErrs, updateErrs := make(chan error, n), make(chan error, n)
@@ -106,7 +108,7 @@ func TestBoltGroupCommitIsolatesFailures(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			<-gate
-			updateErrs <- s.Update(context.Background(), Job{ID: uint64(1_000_000 + i)}) // no such job
+			updateErrs <- s.Update(context.Background(), l, Job{ID: uint64(1_000_000 + i), Dest: "slack:#x"}) // no such job
 		}()
 	}
 	close(gate)
@@ -123,7 +125,7 @@ func TestBoltGroupCommitIsolatesFailures(t *testing.T) {
 			t.Errorf("Update of a missing job = %v; want ErrNotFound", err)
 		}
 	}
-	wantPendingAfterReopen(t, s, path, n)
+	wantPendingAfterReopen(t, s, path, n+1)
 }
 
 // Writes after Close fail with an error instead of blocking.
@@ -153,8 +155,8 @@ func TestBoltRestartResumes(t *testing.T) {
 	})
 	r := start(t, s, failing.resolveAll, clock)
 	waitFor(t, "two failed attempts", func() bool {
-		j, _, _ := s.Get(context.Background(), 1)
-		return j.Attempts >= 2
+		jobs := laneJobs(t, s, "slack:#d")
+		return len(jobs) > 0 && jobs[0].ID == 1 && jobs[0].Attempts >= 2
 	})
 	r.stop(t)
 	if err := s.Close(); err != nil {
@@ -163,8 +165,11 @@ func TestBoltRestartResumes(t *testing.T) {
 
 	s = openBolt(t, path, WithClock(clock))
 	defer s.Close()
-	before, ok, err := s.Get(context.Background(), 1)
-	if err != nil || !ok || before.Attempts < 2 || before.NextAt.IsZero() || before.LastError != errFlaky.Error() {
+	jobs := laneJobs(t, s, "slack:#d")
+	ok := len(jobs) > 0 && jobs[0].ID == 1
+	var err error
+	before := jobs[0]
+	if !ok || before.Attempts < 2 || before.NextAt.IsZero() || before.LastError != errFlaky.Error() {
 		t.Fatalf("job 1 after reopen = %+v, %v, %v; want its attempts, next attempt time and last error kept", before, ok, err)
 	}
 	if got := pending(t, s); got != 2 {
@@ -225,16 +230,17 @@ func TestBoltFileSizeFlat(t *testing.T) {
 			}()
 		}
 		wg.Wait()
-		jobs, err := s.PendingAfter(ctx, 0, 2*perRound)
+		jobs, err := s.LaneJobs(ctx, "slack:#deploys", 2*perRound)
 		if err != nil || len(jobs) != perRound {
-			t.Fatalf("PendingAfter = %d jobs, %v; want %d", len(jobs), err, perRound)
+			t.Fatalf("LaneJobs = %d jobs, %v; want %d", len(jobs), err, perRound)
 		}
+		l := claimLane(t, s, "slack:#deploys")
 		for w := range workers {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				for i := w; i < len(jobs); i += workers {
-					if err := s.Complete(ctx, jobs[i], notifier.Ref{Channel: "C0123ABCD", ID: "1670000000.000100"}); err != nil {
+					if err := s.Complete(ctx, l, jobs[i], notifier.Ref{Channel: "C0123ABCD", ID: "1670000000.000100"}); err != nil {
 						t.Error(err)
 						return
 					}

@@ -1,9 +1,11 @@
 package outbox
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -196,15 +198,20 @@ func (r *running) stop(t *testing.T) {
 
 var errFlaky = errors.New("503 service unavailable")
 
-// stores are the two Store implementations every suite test runs against.
-func stores() []struct {
+// namedStore is a Store implementation the shared suite (testStore) runs against: open returns a
+// fresh, empty store that the test closes at its end.
+type namedStore struct {
 	name string
 	open func(t *testing.T, opts ...Option) Store
-} {
-	return []struct {
-		name string
-		open func(t *testing.T, opts ...Option) Store
-	}{
+}
+
+// extraStores are more stores for the shared suite; another file (e.g. postgres_test.go) appends to it
+// from an init function.
+var extraStores []namedStore
+
+// stores are the Store implementations every suite test runs against: bolt, memory and extraStores.
+func stores() []namedStore {
+	return append([]namedStore{
 		{"bolt", func(t *testing.T, opts ...Option) Store {
 			s, err := OpenBolt(filepath.Join(t.TempDir(), DefaultFileName), opts...)
 			if err != nil {
@@ -218,5 +225,75 @@ func stores() []struct {
 			t.Cleanup(func() { _ = s.Close() })
 			return s
 		}},
+	}, extraStores...)
+}
+
+// testOwner is the owner of the leases tests take by hand (claimLane).
+const testOwner = "test"
+
+// claimed keeps the leases claimLane took, by store and destination.
+var claimed sync.Map // Store → *sync.Map of dest → Lease
+
+// claimLane takes the lane of dest (or returns the lease it took on it before) for a test that makes
+// fenced writes without a worker. It claims every free lane with pending jobs at once.
+func claimLane(t *testing.T, s Store, dest string) Lease {
+	t.Helper()
+	leases, err := s.ClaimLanes(context.Background(), testOwner, time.Hour, 1000)
+	if err != nil {
+		t.Fatalf("ClaimLanes: %v", err)
 	}
+	m, _ := claimed.LoadOrStore(s, &sync.Map{})
+	for _, l := range leases {
+		m.(*sync.Map).Store(l.Dest, l)
+	}
+	if l, ok := m.(*sync.Map).Load(dest); ok {
+		return l.(Lease)
+	}
+	t.Fatalf("ClaimLanes(%s) = %+v; want a lease on %s", testOwner, leases, dest)
+	return Lease{}
+}
+
+// laneJobs returns the pending jobs of dests, in ID order.
+func laneJobs(t *testing.T, s Store, dests ...string) []Job {
+	t.Helper()
+	var out []Job
+	for _, d := range dests {
+		jobs, err := s.LaneJobs(context.Background(), d, 1000)
+		if err != nil {
+			t.Fatalf("LaneJobs(%s): %v", d, err)
+		}
+		out = append(out, jobs...)
+	}
+	slices.SortFunc(out, func(a, b Job) int { return cmp.Compare(a.ID, b.ID) })
+	return out
+}
+
+// releaseAll lets go of every lease claimLane took on s, so that a worker can claim the lanes.
+func releaseAll(t *testing.T, s Store) {
+	t.Helper()
+	m, ok := claimed.LoadAndDelete(s)
+	if !ok {
+		return
+	}
+	m.(*sync.Map).Range(func(_, l any) bool {
+		if err := s.Release(context.Background(), l.(Lease)); err != nil {
+			t.Fatalf("Release: %v", err)
+		}
+		return true
+	})
+}
+
+// seedShown makes (activity, dest) show ref at the rank of state, as if a worker had sent it.
+func seedShown(t *testing.T, s Store, activity, dest, state string, ref notifier.Ref) {
+	t.Helper()
+	mustEnqueue(t, s, activity, state, job(dest, "seed"))
+	l := claimLane(t, s, dest)
+	for _, j := range laneJobs(t, s, dest) {
+		if j.Activity == activity && j.State == state {
+			if err := s.Complete(context.Background(), l, j, ref); err != nil {
+				t.Fatalf("Complete: %v", err)
+			}
+		}
+	}
+	releaseAll(t, s)
 }

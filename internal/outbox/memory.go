@@ -1,6 +1,7 @@
 package outbox
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -12,8 +13,8 @@ import (
 )
 
 type stamped struct {
-	at  time.Time
-	ref notifier.Ref
+	at    time.Time
+	shown Shown
 }
 
 // memoryStore keeps everything in maps. Jobs and dead letters are kept as JSON, as in the bolt store,
@@ -25,11 +26,13 @@ type memoryStore struct {
 	mu     sync.Mutex
 	closed bool
 	seq    uint64
-	ids    []uint64 // pending IDs, ascending
+	ids    []uint64            // pending IDs, ascending
+	lanes  map[string][]uint64 // pending IDs by destination, ascending
 	jobs   map[uint64][]byte
 	dead   map[uint64][]byte
-	refs   map[string]stamped
+	shown  map[string]stamped
 	dedup  map[string]time.Time
+	leases leaseTable
 }
 
 // NewMemory returns a Store that keeps everything in memory: pending jobs are lost on restart.
@@ -37,10 +40,12 @@ func NewMemory(opts ...Option) Store {
 	return &memoryStore{
 		cfg:     newStoreConfig(opts),
 		changes: make(chan struct{}, 1),
+		lanes:   map[string][]uint64{},
 		jobs:    map[uint64][]byte{},
 		dead:    map[uint64][]byte{},
-		refs:    map[string]stamped{},
+		shown:   map[string]stamped{},
 		dedup:   map[string]time.Time{},
+		leases:  leaseTable{},
 	}
 }
 
@@ -78,8 +83,7 @@ func (s *memoryStore) Enqueue(ctx context.Context, activity, state string, jobs 
 		encoded[i] = v
 	}
 	for i, j := range prepared {
-		s.jobs[j.ID] = encoded[i]
-		s.ids = append(s.ids, j.ID)
+		s.add(j.ID, j.Dest, encoded[i])
 	}
 	s.seq += uint64(len(prepared))
 	s.dedup[mark] = now
@@ -89,37 +93,106 @@ func (s *memoryStore) Enqueue(ctx context.Context, activity, state string, jobs 
 	return len(prepared), nil
 }
 
-func (s *memoryStore) PendingAfter(ctx context.Context, after uint64, limit int) ([]Job, error) {
+// add stores a pending job; its ID is above every pending one.
+func (s *memoryStore) add(id uint64, dest string, v []byte) {
+	s.jobs[id] = v
+	s.ids = append(s.ids, id)
+	s.lanes[dest] = append(s.lanes[dest], id)
+}
+
+func (s *memoryStore) ClaimLanes(ctx context.Context, owner string, leaseFor time.Duration, limit int) ([]Lease, error) {
 	if err := s.lock(ctx); err != nil {
 		return nil, err
 	}
 	defer s.mu.Unlock()
-	i, _ := slices.BinarySearch(s.ids, after+1)
-	var out []Job
-	for ; i < len(s.ids) && len(out) < limit; i++ {
+	now := s.cfg.clock.Now()
+	// Oldest lane first: the lane whose first pending job was accepted first.
+	dests := make([]string, 0, len(s.lanes))
+	for d, ids := range s.lanes {
+		if len(ids) > 0 && s.leases.claimable(d, owner, now) {
+			dests = append(dests, d)
+		}
+	}
+	slices.SortFunc(dests, func(a, b string) int { return cmp.Compare(s.lanes[a][0], s.lanes[b][0]) })
+	var out []Lease
+	for _, d := range dests {
+		if len(out) >= limit {
+			break
+		}
+		l, _ := s.leases.claim(d, owner, leaseFor, now)
+		out = append(out, l)
+	}
+	return out, nil
+}
+
+func (s *memoryStore) Renew(ctx context.Context, l Lease, leaseFor time.Duration) (Lease, error) {
+	if err := s.lock(ctx); err != nil {
+		return Lease{}, err
+	}
+	defer s.mu.Unlock()
+	nl, err := s.leases.renew(l, leaseFor, s.cfg.clock.Now())
+	if err != nil {
+		return Lease{}, fmt.Errorf("outbox: renew lease on %s: %w", l.Dest, err)
+	}
+	return nl, nil
+}
+
+func (s *memoryStore) Release(ctx context.Context, l Lease) error {
+	if err := s.lock(ctx); err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	s.leases.release(l)
+	return nil
+}
+
+func (s *memoryStore) LaneJobs(ctx context.Context, dest string, limit int) ([]Job, error) {
+	if err := s.lock(ctx); err != nil {
+		return nil, err
+	}
+	defer s.mu.Unlock()
+	ids := s.lanes[dest]
+	out := make([]Job, 0, min(len(ids), limit))
+	for _, id := range ids[:min(len(ids), limit)] {
 		var j Job
-		if err := json.Unmarshal(s.jobs[s.ids[i]], &j); err != nil {
-			return nil, fmt.Errorf("outbox: decode job %d: %w", s.ids[i], err)
+		if err := json.Unmarshal(s.jobs[id], &j); err != nil {
+			return nil, fmt.Errorf("outbox: decode job %d: %w", id, err)
 		}
 		out = append(out, j)
 	}
 	return out, nil
 }
 
-func (s *memoryStore) Get(ctx context.Context, id uint64) (Job, bool, error) {
+// laneJobsAfter implements laneTail.
+func (s *memoryStore) laneJobsAfter(ctx context.Context, dest string, after uint64, limit int) ([]Job, error) {
 	if err := s.lock(ctx); err != nil {
-		return Job{}, false, err
+		return nil, err
 	}
 	defer s.mu.Unlock()
-	v, ok := s.jobs[id]
-	if !ok {
-		return Job{}, false, nil
+	ids := s.lanes[dest]
+	i, _ := slices.BinarySearch(ids, after+1)
+	ids = ids[i:]
+	out := make([]Job, 0, min(len(ids), limit))
+	for _, id := range ids[:min(len(ids), limit)] {
+		var j Job
+		if err := json.Unmarshal(s.jobs[id], &j); err != nil {
+			return nil, fmt.Errorf("outbox: decode job %d: %w", id, err)
+		}
+		out = append(out, j)
 	}
-	var j Job
-	if err := json.Unmarshal(v, &j); err != nil {
-		return Job{}, false, fmt.Errorf("outbox: decode job %d: %w", id, err)
+	return out, nil
+}
+
+// fence checks that l holds its lane and keeps its pacing state; the caller holds s.mu.
+func (s *memoryStore) fence(l Lease, dest string) error {
+	if dest != l.Dest {
+		return fmt.Errorf("%w: job of %s under the lease of %s", ErrLeaseLost, dest, l.Dest)
 	}
-	return j, true, nil
+	if err := s.leases.check(l); err != nil {
+		return err
+	}
+	s.leases.save(l)
+	return nil
 }
 
 // stored returns the pending job id with the bookkeeping of job applied.
@@ -136,11 +209,14 @@ func (s *memoryStore) stored(job Job) (Job, error) {
 	return j, nil
 }
 
-func (s *memoryStore) Update(ctx context.Context, job Job) error {
+func (s *memoryStore) Update(ctx context.Context, l Lease, job Job) error {
 	if err := s.lock(ctx); err != nil {
 		return err
 	}
 	defer s.mu.Unlock()
+	if err := s.fence(l, job.Dest); err != nil {
+		return fmt.Errorf("outbox: update job %d: %w", job.ID, err)
+	}
 	j, err := s.stored(job)
 	if err != nil {
 		return fmt.Errorf("outbox: update job %d: %w", job.ID, err)
@@ -153,30 +229,85 @@ func (s *memoryStore) Update(ctx context.Context, job Job) error {
 	return nil
 }
 
-func (s *memoryStore) remove(id uint64) {
+func (s *memoryStore) remove(id uint64, dest string) {
 	delete(s.jobs, id)
 	if i, ok := slices.BinarySearch(s.ids, id); ok {
 		s.ids = slices.Delete(s.ids, i, i+1)
 	}
+	lane := s.lanes[dest]
+	if i, ok := slices.BinarySearch(lane, id); ok {
+		lane = slices.Delete(lane, i, i+1)
+	}
+	if len(lane) == 0 {
+		delete(s.lanes, dest)
+	} else {
+		s.lanes[dest] = lane
+	}
 }
 
-func (s *memoryStore) Complete(ctx context.Context, job Job, ref notifier.Ref) error {
+// current returns what (activity, dest) shows now, the zero Shown after the window.
+func (s *memoryStore) current(k string) Shown {
+	v, ok := s.shown[k]
+	if !ok || s.cfg.clock.Now().Sub(v.at) >= s.cfg.window {
+		return Shown{}
+	}
+	return v.shown
+}
+
+func (s *memoryStore) Complete(ctx context.Context, l Lease, job Job, ref notifier.Ref) error {
 	if err := s.lock(ctx); err != nil {
 		return err
 	}
 	defer s.mu.Unlock()
-	s.remove(job.ID)
+	if err := s.fence(l, job.Dest); err != nil {
+		return fmt.Errorf("outbox: complete job %d: %w", job.ID, err)
+	}
+	if _, ok := s.jobs[job.ID]; ok {
+		// The stored job, not the caller's copy, names the destination's lane.
+		s.remove(job.ID, job.Dest)
+	}
+	k := string(pairKey(job.Activity, job.Dest))
+	sh := s.current(k)
+	sh.Rank = max(sh.Rank, Rank(job.State))
 	if !ref.IsZero() {
-		s.refs[string(pairKey(job.Activity, job.Dest))] = stamped{at: s.cfg.clock.Now(), ref: ref}
+		sh.Ref = ref
+	}
+	s.shown[k] = stamped{at: s.cfg.clock.Now(), shown: sh}
+	return nil
+}
+
+func (s *memoryStore) Forget(ctx context.Context, l Lease, activity, dest string) error {
+	if err := s.lock(ctx); err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	if err := s.fence(l, dest); err != nil {
+		return fmt.Errorf("outbox: forget the message of %s: %w", dest, err)
+	}
+	k := string(pairKey(activity, dest))
+	if sh := s.current(k); !sh.Ref.IsZero() {
+		sh.Ref = notifier.Ref{}
+		s.shown[k] = stamped{at: s.cfg.clock.Now(), shown: sh}
 	}
 	return nil
 }
 
-func (s *memoryStore) Kill(ctx context.Context, job Job, reason string) (DeadLetter, error) {
+func (s *memoryStore) Shown(ctx context.Context, activity, dest string) (Shown, error) {
+	if err := s.lock(ctx); err != nil {
+		return Shown{}, err
+	}
+	defer s.mu.Unlock()
+	return s.current(string(pairKey(activity, dest))), nil
+}
+
+func (s *memoryStore) Kill(ctx context.Context, l Lease, job Job, reason string) (DeadLetter, error) {
 	if err := s.lock(ctx); err != nil {
 		return DeadLetter{}, err
 	}
 	defer s.mu.Unlock()
+	if err := s.fence(l, job.Dest); err != nil {
+		return DeadLetter{}, fmt.Errorf("outbox: dead-letter job %d: %w", job.ID, err)
+	}
 	j, err := s.stored(job)
 	if err != nil {
 		return DeadLetter{}, fmt.Errorf("outbox: dead-letter job %d: %w", job.ID, err)
@@ -186,35 +317,9 @@ func (s *memoryStore) Kill(ctx context.Context, job Job, reason string) (DeadLet
 	if err != nil {
 		return DeadLetter{}, fmt.Errorf("outbox: dead-letter job %d: %w", job.ID, err)
 	}
-	s.remove(job.ID)
+	s.remove(job.ID, j.Dest)
 	s.dead[job.ID] = v
 	return d, nil
-}
-
-func (s *memoryStore) Ref(ctx context.Context, activity, dest string) (notifier.Ref, error) {
-	if err := s.lock(ctx); err != nil {
-		return notifier.Ref{}, err
-	}
-	defer s.mu.Unlock()
-	r, ok := s.refs[string(pairKey(activity, dest))]
-	if !ok || s.cfg.clock.Now().Sub(r.at) >= s.cfg.window {
-		return notifier.Ref{}, nil
-	}
-	return r.ref, nil
-}
-
-func (s *memoryStore) PutRef(ctx context.Context, activity, dest string, ref notifier.Ref) error {
-	if err := s.lock(ctx); err != nil {
-		return err
-	}
-	defer s.mu.Unlock()
-	k := string(pairKey(activity, dest))
-	if ref.IsZero() {
-		delete(s.refs, k)
-		return nil
-	}
-	s.refs[k] = stamped{at: s.cfg.clock.Now(), ref: ref}
-	return nil
 }
 
 func (s *memoryStore) DeadLetters(ctx context.Context) ([]DeadLetter, error) {
@@ -253,8 +358,7 @@ func (s *memoryStore) replay(id uint64) (Job, error) {
 		return Job{}, err
 	}
 	s.seq++
-	s.jobs[j.ID] = jv
-	s.ids = append(s.ids, j.ID)
+	s.add(j.ID, j.Dest, jv)
 	delete(s.dead, id)
 	return j, nil
 }
@@ -307,9 +411,9 @@ func (s *memoryStore) Sweep(ctx context.Context) (int, error) {
 			n++
 		}
 	}
-	for k, r := range s.refs {
+	for k, r := range s.shown {
 		if !r.at.After(cutoff) {
-			delete(s.refs, k)
+			delete(s.shown, k)
 			n++
 		}
 	}

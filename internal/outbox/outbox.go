@@ -1,8 +1,9 @@
 // Package outbox keeps the rendered notices that still have to reach a chat service: durable jobs,
-// the message references used to edit a notice when a later state of the same activity arrives, the
-// de-duplication marks that turn a repeated webhook into a no-op, and the dead letters. Its Worker
-// delivers the jobs (one ordered lane per destination, paced, with retries and backoff) and
-// AdminHandler lists and replays the dead letters.
+// what each destination shows of each activity (the message to edit when a later state arrives, and
+// the rank of the most advanced state shown), the de-duplication marks that turn a repeated webhook
+// into a no-op, and the dead letters. Its Worker delivers the jobs (one leased, paced lane per
+// destination, ordered per activity, with retries and backoff) and AdminHandler lists and replays the
+// dead letters.
 //
 // Two stores implement Store: OpenBolt (a bbolt file, the default, which survives restarts) and
 // NewMemory (for tests and for running without a volume).
@@ -64,29 +65,88 @@ var ErrNotFound = errors.New("outbox: not found")
 // ErrClosed is returned by a store that was closed.
 var ErrClosed = errors.New("outbox: store closed")
 
-// Store holds jobs, message refs, de-duplication marks and dead letters. Implementations are safe for
-// concurrent use. Only one Worker should deliver from a Store at a time.
+// ErrLeaseLost is returned by a fenced write or Renew when the lease is no longer held by its owner
+// and epoch (another worker took the lane over, or the lease was released).
+var ErrLeaseLost = errors.New("outbox: lane lease lost")
+
+// Lease is a worker's hold on one destination's lane.
+type Lease struct {
+	Dest  string
+	Owner string
+	// Epoch is bumped by every claim; it fences writes.
+	Epoch uint64
+	// Until is when the lease ends unless renewed.
+	Until time.Time
+	// TAT is the lane's pacing state (the GCRA theoretical arrival time), saved by every fenced write
+	// and by Renew so that whoever takes the lane over keeps the pace.
+	TAT time.Time
+}
+
+// Shown is what one destination shows of one activity: the message to edit (zero when none, or when
+// the destination cannot edit) and the rank of the most advanced state it has shown.
+type Shown struct {
+	Ref  notifier.Ref `json:"ref"`
+	Rank int          `json:"rank"`
+}
+
+// Rank orders the states of an activity: scheduled, staged and pending 1, in_progress 2, complete and
+// cancelled 3, anything else 0. A message never goes from a rank to a lower or equal one.
+func Rank(state string) int {
+	switch state {
+	case "scheduled", "staged", "pending":
+		return 1
+	case "in_progress":
+		return 2
+	case "complete", "cancelled":
+		return 3
+	}
+	return 0
+}
+
+// Store holds jobs, what each destination shows of each activity, de-duplication marks, dead letters
+// and the leases of the lanes. Implementations are safe for concurrent use.
+//
+// A destination (Job.Dest) is a lane, delivered by one worker at a time, which holds a Lease on it.
+// Every write a worker makes about a job of a lane is fenced: it succeeds only while the lease's
+// owner and epoch still hold the lane, else it returns ErrLeaseLost. Memory and bolt keep the leases
+// in memory (they are single-process stores) but fence for real, so two Workers with different owners
+// on one store behave like two replicas.
 type Store interface {
 	// Enqueue commits jobs for one (activity, state) atomically, together with the de-dup mark for that
 	// pair: either all jobs and the mark are stored, or (on error) nothing is. Enqueue assigns each job
 	// its ID, sets Activity and State, and sets Received to now when it is zero. It returns queued=0 and
-	// no error when (activity, state) was seen within the de-dup window (a duplicate delivery).
+	// no error when (activity, state) was seen within the de-dup window (a duplicate delivery). Jobs of
+	// one destination are ordered by commit order (their IDs increase in that order).
 	Enqueue(ctx context.Context, activity, state string, jobs []Job) (queued int, err error)
-	// PendingAfter returns up to limit pending jobs whose ID is above after, in ID order.
-	PendingAfter(ctx context.Context, after uint64, limit int) ([]Job, error)
-	// Get returns the pending job id; ok is false when it is not pending (delivered or dead).
-	Get(ctx context.Context, id uint64) (job Job, ok bool, err error)
-	// Update saves the bookkeeping (Attempts, NextAt, LastError) of a pending job.
-	Update(ctx context.Context, job Job) error
-	// Complete deletes a delivered job and, when ref is not zero, saves ref as the message of
-	// (job.Activity, job.Dest), in one transaction.
-	Complete(ctx context.Context, job Job, ref notifier.Ref) error
-	// Kill moves a pending job to the dead letters with reason.
-	Kill(ctx context.Context, job Job, reason string) (DeadLetter, error)
-	// Ref returns the message posted for (activity, dest), or the zero Ref.
-	Ref(ctx context.Context, activity, dest string) (notifier.Ref, error)
-	// PutRef saves the message posted for (activity, dest); the zero Ref deletes it.
-	PutRef(ctx context.Context, activity, dest string, ref notifier.Ref) error
+
+	// ClaimLanes claims, for owner and leaseFor, up to max lanes that have pending jobs and that nobody
+	// holds or whose lease ended (Until <= now); each claim bumps the epoch. Lanes owner already holds
+	// with a live lease are not returned.
+	ClaimLanes(ctx context.Context, owner string, leaseFor time.Duration, max int) ([]Lease, error)
+	// Renew extends l by leaseFor from now and saves l.TAT; ErrLeaseLost when l is no longer held.
+	Renew(ctx context.Context, l Lease, leaseFor time.Duration) (Lease, error)
+	// Release ends l (keeping the lane's TAT) so that another worker may claim the lane at once;
+	// releasing a lost lease is not an error.
+	Release(ctx context.Context, l Lease) error
+	// LaneJobs returns up to limit pending jobs of dest in lane order (commit order).
+	LaneJobs(ctx context.Context, dest string, limit int) ([]Job, error)
+
+	// Update saves the bookkeeping (Attempts, NextAt, LastError) of a pending job. Fenced.
+	Update(ctx context.Context, l Lease, job Job) error
+	// Complete deletes a finished job (delivered or superseded) and records what (job.Activity,
+	// job.Dest) now shows: the rank raised to max(stored, Rank(job.State)), ref saved when not zero (a
+	// zero ref keeps the stored one). Fenced.
+	Complete(ctx context.Context, l Lease, job Job, ref notifier.Ref) error
+	// Kill moves a pending job to the dead letters with reason. Fenced.
+	Kill(ctx context.Context, l Lease, job Job, reason string) (DeadLetter, error)
+	// Forget drops the stored ref of (activity, dest), keeping its rank: the message was deleted and
+	// the next send posts anew. Fenced.
+	Forget(ctx context.Context, l Lease, activity, dest string) error
+
+	// Shown returns what (activity, dest) shows (the zero Shown when nothing, or after the de-dup
+	// window).
+	Shown(ctx context.Context, activity, dest string) (Shown, error)
+
 	// DeadLetters lists the dead letters in ID order.
 	DeadLetters(ctx context.Context) ([]DeadLetter, error)
 	// Replay turns dead letter id back into a pending job with a new ID, no attempts and Received set
@@ -94,8 +154,8 @@ type Store interface {
 	Replay(ctx context.Context, id uint64) (Job, error)
 	// ReplayAll replays every dead letter and returns how many.
 	ReplayAll(ctx context.Context) (int, error)
-	// Sweep removes refs and de-dup marks older than the de-dup window and dead letters older than
-	// the dead-letter retention, and returns how many entries it removed.
+	// Sweep removes what destinations show and de-dup marks older than the de-dup window and dead
+	// letters older than the dead-letter retention, and returns how many entries it removed.
 	Sweep(ctx context.Context) (int, error)
 	// Stats counts pending jobs and dead letters.
 	Stats(ctx context.Context) (Stats, error)
@@ -106,6 +166,14 @@ type Store interface {
 	Ping() error
 	// Close releases the store. Stop the Worker first.
 	Close() error
+}
+
+// laneTail is implemented by stores that list the jobs of a lane after a known job cheaply. While a
+// worker holds a lane, only it changes the lane's jobs and new ones come after every known one, so the
+// worker appends them to its view instead of reading the whole lane again on every wake-up.
+type laneTail interface {
+	// laneJobsAfter returns up to limit pending jobs of dest whose ID is above after, in lane order.
+	laneJobsAfter(ctx context.Context, dest string, after uint64, limit int) ([]Job, error)
 }
 
 // Clock is the time source of a Store and a Worker; tests pass a fake one.
@@ -161,11 +229,12 @@ type storeConfig struct {
 // Option configures a Store.
 type Option func(*storeConfig)
 
-// WithClock sets the store's time source (for de-dup marks, refs, Received and DeadAt).
+// WithClock sets the store's time source (for de-dup marks, what is shown, leases, Received and DeadAt).
 func WithClock(c Clock) Option { return func(s *storeConfig) { s.clock = c } }
 
-// WithDedupWindow sets how long de-dup marks and message refs are kept (default 72h). A later state
-// of an activity that arrives after the window is posted as a new message.
+// WithDedupWindow sets how long de-dup marks and what each destination shows of an activity (its
+// message ref and rank) are kept after their last change (default 72h). A later state of an activity
+// that arrives after the window is posted as a new message.
 func WithDedupWindow(d time.Duration) Option { return func(s *storeConfig) { s.window = d } }
 
 // WithDeadLetterRetention sets how long dead letters are kept (default 30 days); 0 keeps them forever.

@@ -3,6 +3,7 @@ package outbox
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -19,7 +20,8 @@ func TestStores(t *testing.T) {
 func testStore(t *testing.T, open func(t *testing.T, opts ...Option) Store) {
 	t.Run("enqueue and de-dup", func(t *testing.T) { testEnqueueDedup(t, open) })
 	t.Run("atomic enqueue", func(t *testing.T) { testAtomicEnqueue(t, open) })
-	t.Run("refs expire", func(t *testing.T) { testRefs(t, open) })
+	t.Run("what a message shows", func(t *testing.T) { testShown(t, open) })
+	t.Run("lanes and leases", func(t *testing.T) { testLanes(t, open) })
 	t.Run("dead letters and replay", func(t *testing.T) { testDeadLetters(t, open) })
 	t.Run("closed", func(t *testing.T) { testClosed(t, open) })
 	t.Run("worker", func(t *testing.T) { testWorker(t, open) })
@@ -56,12 +58,9 @@ func testEnqueueDedup(t *testing.T, open func(t *testing.T, opts ...Option) Stor
 		}
 		total += got
 	}
-	list, err := s.PendingAfter(ctx, 0, 100)
-	if err != nil {
-		t.Fatal(err)
-	}
+	list := laneJobs(t, s, "slack:#d0", "slack:#d1")
 	if len(list) != total {
-		t.Fatalf("PendingAfter returned %d jobs; want %d", len(list), total)
+		t.Fatalf("LaneJobs returned %d jobs; want %d", len(list), total)
 	}
 	for i, j := range list {
 		if i > 0 && j.ID <= list[i-1].ID {
@@ -77,9 +76,15 @@ func testEnqueueDedup(t *testing.T, open func(t *testing.T, opts ...Option) Stor
 	if got, want := list[0].Msg.Text, "body of first delivery"; got != want {
 		t.Errorf("message text after a round trip = %q; want %q", got, want)
 	}
-	after, err := s.PendingAfter(ctx, list[1].ID, 2)
-	if err != nil || len(after) != 2 || after[0].ID != list[2].ID {
-		t.Errorf("PendingAfter(%d, 2) = %v, %v; want jobs %d and %d", list[1].ID, after, err, list[2].ID, list[3].ID)
+	d0 := laneJobs(t, s, "slack:#d0")
+	first, err := s.LaneJobs(ctx, "slack:#d0", 2)
+	if err != nil || len(first) != 2 || first[0].ID != d0[0].ID || first[1].ID != d0[1].ID {
+		t.Errorf("LaneJobs(slack:#d0, 2) = %v, %v; want its first two jobs %d and %d", first, err, d0[0].ID, d0[1].ID)
+	}
+	for _, j := range d0 {
+		if j.Dest != "slack:#d0" {
+			t.Errorf("LaneJobs(slack:#d0) holds a job of %s", j.Dest)
+		}
 	}
 	if got := pending(t, s); got != total {
 		t.Errorf("Stats.Pending = %d; want %d", got, total)
@@ -116,60 +121,188 @@ func testAtomicEnqueue(t *testing.T, open func(t *testing.T, opts ...Option) Sto
 	mustEnqueue(t, s, "a1", "pending", job("slack:#d", "good"), job("discord:prod", "good"))
 }
 
-func testRefs(t *testing.T, open func(t *testing.T, opts ...Option) Store) {
+func testShown(t *testing.T, open func(t *testing.T, opts ...Option) Store) {
 	clock := newFakeClock()
 	s := open(t, WithClock(clock), WithDedupWindow(time.Hour))
 	ctx := context.Background()
-	mustEnqueue(t, s, "a1", "pending", job("slack:#d", "post"))
-	jobs, _ := s.PendingAfter(ctx, 0, 10)
+	const dest = "slack:#d"
 	r1 := notifier.Ref{Channel: "C1", ID: "111.222"}
-	if err := s.Complete(ctx, jobs[0], r1); err != nil {
-		t.Fatal(err)
-	}
-	if got := pending(t, s); got != 0 {
-		t.Errorf("pending after Complete = %d; want 0", got)
-	}
-	check := func(step string, activity, dest string, want notifier.Ref) {
+	check := func(step string, activity, dest string, want Shown) {
 		t.Helper()
-		got, err := s.Ref(ctx, activity, dest)
+		got, err := s.Shown(ctx, activity, dest)
 		if err != nil || got != want {
-			t.Errorf("%s: Ref(%s, %s) = %+v, %v; want %+v", step, activity, dest, got, err, want)
+			t.Errorf("%s: Shown(%s, %s) = %+v, %v; want %+v", step, activity, dest, got, err, want)
 		}
 	}
-	check("after complete", "a1", "slack:#d", r1)
-	check("other destination", "a1", "discord:prod", notifier.Ref{})
-	check("other activity", "a2", "slack:#d", notifier.Ref{})
+	check("before anything", "a1", dest, Shown{})
+	// Each step enqueues one job of a1 in state and completes it with ref.
+	steps := []struct {
+		name  string
+		state string
+		ref   notifier.Ref
+		want  Shown
+	}{
+		{"post", "pending", r1, Shown{r1, 1}},
+		{"an edit that returned no ref keeps the ref", "complete", notifier.Ref{}, Shown{r1, 3}},
+		{"a late lower state never lowers the rank", "in_progress", notifier.Ref{}, Shown{r1, 3}},
+	}
+	for _, st := range steps {
+		mustEnqueue(t, s, "a1", st.state, job(dest, st.name))
+		l := claimLane(t, s, dest)
+		jobs := laneJobs(t, s, dest)
+		if err := s.Complete(ctx, l, jobs[0], st.ref); err != nil {
+			t.Fatalf("%s: Complete: %v", st.name, err)
+		}
+		if err := s.Release(ctx, l); err != nil {
+			t.Fatal(err)
+		}
+		if got := pending(t, s); got != 0 {
+			t.Errorf("%s: pending after Complete = %d; want 0", st.name, got)
+		}
+		check(st.name, "a1", dest, st.want)
+	}
+	check("other destination", "a1", "discord:prod", Shown{})
+	check("other activity", "a2", dest, Shown{})
 
-	// Completing with the zero ref (a service that cannot edit) keeps the ref.
-	mustEnqueue(t, s, "a1", "complete", job("slack:#d", "edit"))
-	jobs, _ = s.PendingAfter(ctx, 0, 10)
-	if err := s.Complete(ctx, jobs[0], notifier.Ref{}); err != nil {
+	// Forget (the message was deleted) keeps the rank.
+	mustEnqueue(t, s, "a9", "pending", job(dest, "lane"))
+	l := claimLane(t, s, dest)
+	if err := s.Forget(ctx, l, "a1", dest); err != nil {
 		t.Fatal(err)
 	}
-	check("after a zero-ref complete", "a1", "slack:#d", r1)
+	check("after Forget", "a1", dest, Shown{Rank: 3})
+	// An incoming webhook (no ref) still records the rank.
+	mustEnqueue(t, s, "a3", "complete", job(dest, "hook"))
+	for _, j := range laneJobs(t, s, dest) {
+		if err := s.Complete(ctx, l, j, notifier.Ref{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check("zero-ref complete", "a3", dest, Shown{Rank: 3})
 
 	r2 := notifier.Ref{Channel: "C1", ID: "333.444"}
 	clock.Advance(30 * time.Minute)
-	if err := s.PutRef(ctx, "a2", "slack:#d", r2); err != nil {
+	mustEnqueue(t, s, "a2", "in_progress", job(dest, "a2"))
+	if err := s.Complete(ctx, l, laneJobs(t, s, dest)[0], r2); err != nil {
 		t.Fatal(err)
 	}
-	clock.Advance(31 * time.Minute) // a1's ref is 61 minutes old, a2's 31
-	check("expired before the sweep", "a1", "slack:#d", notifier.Ref{})
-	check("still fresh", "a2", "slack:#d", r2)
+	clock.Advance(31 * time.Minute) // a1's and a3's entries are 61 minutes old, a2's 31
+	check("expired before the sweep", "a1", dest, Shown{})
+	check("still fresh", "a2", dest, Shown{r2, 2})
 	n, err := s.Sweep(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// a1's ref and its two de-dup marks (pending, complete) go; a2's ref stays.
-	if n != 3 {
-		t.Errorf("Sweep removed %d entries; want 3", n)
+	// a1's entry and its three de-dup marks, a3's and a9's entries and marks go; a2's stay.
+	if n != 8 {
+		t.Errorf("Sweep removed %d entries; want 8", n)
 	}
-	check("after the sweep", "a2", "slack:#d", r2)
-	mustEnqueue(t, s, "a1", "pending", job("slack:#d", "post again"))
-	if err := s.PutRef(ctx, "a2", "slack:#d", notifier.Ref{}); err != nil {
+	check("after the sweep", "a2", dest, Shown{r2, 2})
+	mustEnqueue(t, s, "a1", "pending", job(dest, "post again"))
+}
+
+func testLanes(t *testing.T, open func(t *testing.T, opts ...Option) Store) {
+	clock := newFakeClock()
+	s := open(t, WithClock(clock))
+	ctx := context.Background()
+	mustEnqueue(t, s, "a1", "pending", job("slack:#a", "a1"))
+	mustEnqueue(t, s, "a2", "pending", job("slack:#b", "a2"))
+	mustEnqueue(t, s, "a3", "pending", job("slack:#a", "a3"))
+	claim := func(owner string, max int) []Lease {
+		t.Helper()
+		got, err := s.ClaimLanes(ctx, owner, time.Minute, max)
+		if err != nil {
+			t.Fatalf("ClaimLanes(%s): %v", owner, err)
+		}
+		return got
+	}
+	dests := func(ls []Lease) string {
+		var out []string
+		for _, l := range ls {
+			out = append(out, l.Dest)
+		}
+		return strings.Join(out, ",")
+	}
+
+	w1 := claim("w1", 1)
+	if dests(w1) != "slack:#a" || w1[0].Owner != "w1" || w1[0].Epoch == 0 || !w1[0].Until.Equal(t0.Add(time.Minute)) {
+		t.Fatalf("first claim = %+v; want the oldest lane slack:#a for w1 until %v, with an epoch", w1, t0.Add(time.Minute))
+	}
+	if got := dests(claim("w1", 10)); got != "slack:#b" {
+		t.Errorf("second claim of w1 = %s; want slack:#b only (it holds slack:#a)", got)
+	}
+	if got := claim("w2", 10); len(got) != 0 {
+		t.Errorf("claim of w2 while w1 holds every lane = %+v; want none", got)
+	}
+	a := laneJobs(t, s, "slack:#a")
+	if got, _ := s.LaneJobs(ctx, "slack:#a", 10); len(got) != 2 || got[0].Msg.Title != "a1" || got[1].Msg.Title != "a3" {
+		t.Errorf("LaneJobs(slack:#a) = %+v; want a1 then a3", got)
+	}
+
+	// The pacing state travels with the lane.
+	l1 := w1[0]
+	l1.TAT = t0.Add(42 * time.Second)
+	l1, err := s.Renew(ctx, l1, time.Minute)
+	if err != nil || !l1.Until.Equal(t0.Add(time.Minute)) {
+		t.Fatalf("Renew = %+v, %v; want the lease until %v", l1, err, t0.Add(time.Minute))
+	}
+
+	clock.Advance(2 * time.Minute) // w1's leases ended
+	w2 := claim("w2", 10)
+	if dests(w2) != "slack:#a,slack:#b" {
+		t.Fatalf("claim of w2 after w1's leases ended = %s; want both lanes", dests(w2))
+	}
+	if w2[0].Epoch <= l1.Epoch || !w2[0].TAT.Equal(t0.Add(42*time.Second)) {
+		t.Errorf("lease taken over = %+v; want a higher epoch than %d and w1's TAT %v", w2[0], l1.Epoch, t0.Add(42*time.Second))
+	}
+	// Every write of w1 on the lane is fenced off now.
+	fenced := []struct {
+		name string
+		do   func(l Lease) error
+	}{
+		{"Update", func(l Lease) error { return s.Update(ctx, l, a[0]) }},
+		{"Complete", func(l Lease) error { return s.Complete(ctx, l, a[0], notifier.Ref{ID: "x"}) }},
+		{"Kill", func(l Lease) error { _, err := s.Kill(ctx, l, a[0], "boom"); return err }},
+		{"Forget", func(l Lease) error { return s.Forget(ctx, l, "a1", "slack:#a") }},
+		{"Renew", func(l Lease) error { _, err := s.Renew(ctx, l, time.Minute); return err }},
+	}
+	for _, f := range fenced {
+		if err := f.do(l1); !errors.Is(err, ErrLeaseLost) {
+			t.Errorf("%s under a lease taken over = %v; want ErrLeaseLost", f.name, err)
+		}
+		if err := f.do(w2[1]); !errors.Is(err, ErrLeaseLost) && f.name != "Renew" && f.name != "Forget" {
+			t.Errorf("%s of a slack:#a job under the lease of slack:#b = %v; want ErrLeaseLost", f.name, err)
+		}
+	}
+	if got := pending(t, s); got != 3 {
+		t.Errorf("pending after fenced-off writes = %d; want 3 (nothing written)", got)
+	}
+	if err := s.Release(ctx, l1); err != nil {
+		t.Errorf("Release of a lost lease = %v; want nil", err)
+	}
+	if err := s.Complete(ctx, w2[0], a[0], notifier.Ref{ID: "x"}); err != nil {
+		t.Fatalf("Complete by the new holder: %v", err)
+	}
+	if err := s.Release(ctx, w2[0]); err != nil {
 		t.Fatal(err)
 	}
-	check("after PutRef zero", "a2", "slack:#d", notifier.Ref{})
+	if got := dests(claim("w1", 10)); got != "slack:#a" {
+		t.Errorf("claim after w2 released slack:#a = %s; want it at once", got)
+	}
+	if err := s.Complete(ctx, w2[0], a[1], notifier.Ref{}); !errors.Is(err, ErrLeaseLost) {
+		t.Errorf("Complete under a released lease = %v; want ErrLeaseLost", err)
+	}
+	// A lane without pending jobs is not claimed.
+	b := laneJobs(t, s, "slack:#b")
+	if err := s.Complete(ctx, w2[1], b[0], notifier.Ref{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Release(ctx, w2[1]); err != nil {
+		t.Fatal(err)
+	}
+	if got := claim("w3", 10); len(got) != 0 {
+		t.Errorf("claim with only an empty lane free = %+v; want none", got)
+	}
 }
 
 func testDeadLetters(t *testing.T, open func(t *testing.T, opts ...Option) Store) {
@@ -177,15 +310,16 @@ func testDeadLetters(t *testing.T, open func(t *testing.T, opts ...Option) Store
 	s := open(t, WithClock(clock), WithDeadLetterRetention(48*time.Hour))
 	ctx := context.Background()
 	mustEnqueue(t, s, "a1", "pending", job("slack:#d", "one"), job("slack:#d", "two"), job("slack:#d", "three"))
-	jobs, _ := s.PendingAfter(ctx, 0, 10)
+	jobs := laneJobs(t, s, "slack:#d")
+	l := claimLane(t, s, "slack:#d")
 	for i, j := range jobs[:2] {
 		j.Attempts, j.LastError, j.NextAt = 5, "boom", clock.Now().Add(time.Minute)
-		if _, err := s.Kill(ctx, j, "permanent: boom"); err != nil {
+		if _, err := s.Kill(ctx, l, j, "permanent: boom"); err != nil {
 			t.Fatalf("Kill %d: %v", i, err)
 		}
 		clock.Advance(time.Hour)
 	}
-	if _, err := s.Kill(ctx, jobs[0], "again"); !errors.Is(err, ErrNotFound) {
+	if _, err := s.Kill(ctx, l, jobs[0], "again"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Kill of a job already dead = %v; want ErrNotFound", err)
 	}
 	list, err := s.DeadLetters(ctx)
@@ -206,8 +340,8 @@ func testDeadLetters(t *testing.T, open func(t *testing.T, opts ...Option) Store
 	if replayed.ID <= jobs[2].ID || replayed.Attempts != 0 || !replayed.NextAt.IsZero() || replayed.LastError != "" || !replayed.Received.Equal(clock.Now()) {
 		t.Errorf("replayed job = %+v; want a new ID after %d, no attempts, received now (%v)", replayed, jobs[2].ID, clock.Now())
 	}
-	if got, ok, _ := s.Get(ctx, replayed.ID); !ok || got.Msg.Title != "one" || got.Dest != "slack:#d" {
-		t.Errorf("Get(replayed) = %+v, %v; want the message back in the queue", got, ok)
+	if got := laneJobs(t, s, "slack:#d"); len(got) != 2 || got[1].ID != replayed.ID || got[1].Msg.Title != "one" {
+		t.Errorf("lane after replay = %+v; want the message back in the queue, last", got)
 	}
 	if _, err := s.Replay(ctx, jobs[0].ID); !errors.Is(err, ErrNotFound) {
 		t.Errorf("second Replay = %v; want ErrNotFound", err)
@@ -220,8 +354,8 @@ func testDeadLetters(t *testing.T, open func(t *testing.T, opts ...Option) Store
 	}
 
 	// Retention: a dead letter older than 48h is swept.
-	j, _, _ := s.Get(ctx, replayed.ID)
-	if _, err := s.Kill(ctx, j, "old"); err != nil {
+	j := laneJobs(t, s, "slack:#d")[1]
+	if _, err := s.Kill(ctx, l, j, "old"); err != nil {
 		t.Fatal(err)
 	}
 	clock.Advance(49 * time.Hour)

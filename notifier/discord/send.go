@@ -38,10 +38,13 @@ var (
 )
 
 // rewriter sends discordgo's https://discord.com/api/... requests to the configured API base
-// instead, so no discordgo package global is touched.
+// instead, so no discordgo package global is touched. It also applies the session's limiter: a
+// request Discord asked us to hold off fails at once, and no answer's rate-limit headers reach
+// discordgo's own (sleeping) limiter.
 type rewriter struct {
 	target *url.URL // ends with "/"
 	base   http.RoundTripper
+	limits *limiter
 }
 
 func (t *rewriter) RoundTrip(r *http.Request) (*http.Response, error) {
@@ -60,7 +63,19 @@ func (t *rewriter) RoundTrip(r *http.Request) (*http.Response, error) {
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	return base.RoundTrip(r)
+	key := bucketKey(r)
+	if err := t.limits.check(key); err != nil {
+		if r.Body != nil {
+			_ = r.Body.Close()
+		}
+		return nil, err
+	}
+	resp, err := base.RoundTrip(r)
+	if err != nil {
+		return nil, err
+	}
+	t.limits.observe(key, resp)
+	return resp, nil
 }
 
 // newSession returns a discordgo session for token ("" for webhooks, "Bot ..." for a bot) that talks
@@ -81,15 +96,16 @@ func newSession(token, apiURL string, hc *http.Client) (*discordgo.Session, erro
 		hc = &http.Client{Timeout: defaultTimeout}
 	}
 	c := *hc
-	c.Transport = &rewriter{target: u, base: hc.Transport}
+	c.Transport = &rewriter{target: u, base: hc.Transport, limits: newLimiter()}
 	s, err := discordgo.New(token)
 	if err != nil {
 		return nil, fmt.Errorf("discord: %w", err)
 	}
 	s.Client = &c
 	s.ShouldRetryOnRateLimit = false // its 429 loop sleeps without a bound and ignores ctx
-	s.MaxRestRetries = 0             // its 502 retries are immediate; the worker backs off instead
-	s.LogLevel = -1                  // a library does not log; errors carry everything
+	// Its bucket limiter sleeps too: the rewriter keeps the rate-limit headers from it (see limiter).
+	s.MaxRestRetries = 0 // its 502 retries are immediate; the worker backs off instead
+	s.LogLevel = -1      // a library does not log; errors carry everything
 	return s, nil
 }
 
@@ -301,6 +317,10 @@ var (
 // classify marks err with the delivery error kind it calls for; edit says whether the call was an
 // edit, where a missing message means "post a new one".
 func classify(err error, edit bool) error {
+	var held *limitedError
+	if errors.As(err, &held) {
+		return notifier.RetryAfter(held.after, err)
+	}
 	var rl *discordgo.RateLimitError
 	if errors.As(err, &rl) {
 		d := time.Duration(0)
@@ -357,12 +377,15 @@ func redact(err error) error {
 		c := *re
 		blank := &url.URL{Scheme: "https", Host: "discord.com", Path: "/api/(redacted)"}
 		if c.Request != nil {
-			c.Request = c.Request.WithContext(context.Background())
-			c.Request.URL = blank
+			// A copy without what carries a credential: the URL (a webhook token), the headers (the
+			// bot's Authorization) and the body.
+			req := c.Request.Clone(context.Background())
+			req.URL, req.Header, req.Body, req.GetBody, req.Response = blank, http.Header{}, nil, nil, nil
+			c.Request = req
 		}
 		if c.Response != nil {
 			resp := *c.Response
-			resp.Request = c.Request
+			resp.Request, resp.Body, resp.TLS = c.Request, http.NoBody, nil
 			c.Response = &resp
 		}
 		return &c

@@ -58,6 +58,8 @@ type Discord struct {
 	byName   map[string]*discordHook
 	msgs     map[string][]*DiscordMessage // by hook name or channel ID
 	seq      uint64
+
+	globalUntil time.Time // LimitGlobally
 }
 
 // NewDiscord starts a fake Discord on 127.0.0.1; t.Cleanup closes it.
@@ -160,8 +162,14 @@ func (d *Discord) serve(w http.ResponseWriter, r *http.Request) {
 		d.record(r, kind, "", 0)
 		return
 	}
+	if !fail {
+		f, fail = d.ruleFor(r, body)
+	}
 	if fail {
 		d.writeFailure(w, r, kind, f)
+		return
+	}
+	if d.globalLimited(w, r, kind) {
 		return
 	}
 	switch kind {

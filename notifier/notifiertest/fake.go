@@ -63,6 +63,7 @@ type base struct {
 	buckets  map[string]*tokenBucket
 	requests []Request
 	done     chan struct{}
+	rules    []*failRule // FailWhere
 }
 
 type tokenBucket struct {

@@ -152,6 +152,9 @@ func (s *Slack) serve(w http.ResponseWriter, r *http.Request) {
 		s.record(r, kind, "", 0)
 		return
 	}
+	if !fail {
+		f, fail = s.ruleFor(r, body)
+	}
 	if fail {
 		s.writeFailure(w, r, kind, f)
 		return
