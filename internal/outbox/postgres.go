@@ -158,6 +158,7 @@ func OpenPostgres(ctx context.Context, url string, opts ...Option) (Store, error
 		s.pool.Close()
 		return nil, err
 	}
+	s.takeRole(ctx) // before the first scrape, so that one replica reports from the start
 	bg, cancel := context.WithCancel(context.Background())
 	s.stop = cancel
 	s.wg.Add(2)
@@ -910,12 +911,12 @@ func (s *pgStore) holdRoles(ctx context.Context) {
 	t := time.NewTicker(pgRoleTTL / 3)
 	defer t.Stop()
 	for {
-		s.takeRole(ctx)
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
+		s.takeRole(ctx)
 	}
 }
 

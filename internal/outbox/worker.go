@@ -964,7 +964,7 @@ func newMetrics(w *Worker, reg prometheus.Registerer) *metrics {
 		m.retries.WithLabelValues(k) // exported at 0 from the start
 	}
 	if reg != nil {
-		reg.MustRegister(m.deliveries, m.retries, m.duration, m.depth, m.oldest, m.dead)
+		reg.MustRegister(m.deliveries, m.retries, m.duration, globalGauges{w.store, []prometheus.Collector{m.depth, m.oldest, m.dead}})
 	}
 	return m
 }
