@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/activitybridge/activitybridge/internal/fixture"
+	"github.com/activitybridge/activitybridge/internal/pgtest"
 )
 
 // binPath is the real binary the end-to-end tests run, built once in TestMain (with -race when the tests run
@@ -52,7 +53,7 @@ func TestMain(m *testing.M) {
 			os.Exit(1)
 		}
 	}
-	code := m.Run()
+	code := pgtest.Wrap(m).Run() // stops the PostgreSQL server of the replica tests, when they started it
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

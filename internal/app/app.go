@@ -89,8 +89,18 @@ func New(cfg *config.Config, log zerolog.Logger, stdout io.Writer) (*App, error)
 	}
 	a.worker = outbox.NewWorker(a.store, a.resolve, log, a.registry,
 		outbox.WithMaxAge(cfg.MaxAge), outbox.WithSendTimeout(sendTimeout), outbox.WithKinds(a.kinds()...),
-		outbox.WithLease(cfg.Lease))
+		outbox.WithLease(cfg.Lease), outbox.WithPollInterval(pollInterval(cfg)))
 	return a, nil
+}
+
+// pollInterval is how often the worker looks for lanes when nothing woke it. With postgres it is also
+// how soon after a dead replica's lease ends its lanes are claimed, so it is a quarter of the lease:
+// lanes are taken over within BRIDGE_LEASE × 5/4 of the kill.
+func pollInterval(cfg *config.Config) time.Duration {
+	if cfg.Store == "postgres" && cfg.Lease > 0 {
+		return min(outbox.DefaultPollInterval, cfg.Lease/4)
+	}
+	return outbox.DefaultPollInterval
 }
 
 // kinds lists the configured destination kinds (slack, discord, ...), once each.
