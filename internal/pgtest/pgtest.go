@@ -22,6 +22,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -48,8 +49,21 @@ type Server struct {
 	n       atomic.Int64 // databases created
 }
 
+// Option changes how Start runs the server.
+type Option func(*[]string)
+
+// Durable keeps PostgreSQL's defaults for durability (fsync, synchronous_commit and full_page_writes on),
+// for benchmarks that compare the cost of a commit with the bolt store's. Tests do not need it.
+func Durable() Option {
+	return func(args *[]string) {
+		*args = slices.DeleteFunc(*args, func(a string) bool {
+			return strings.HasPrefix(a, "fsync=") || strings.HasPrefix(a, "synchronous_commit=") || strings.HasPrefix(a, "full_page_writes=")
+		})
+	}
+}
+
 // Start initialises and starts a server in a new temporary folder; Stop stops it and removes the folder.
-func Start(ctx context.Context) (*Server, error) {
+func Start(ctx context.Context, opts ...Option) (*Server, error) {
 	bin, err := findBin()
 	if err != nil {
 		return nil, err
@@ -89,18 +103,26 @@ func Start(ctx context.Context) (*Server, error) {
 	if out, err := initdb.CombinedOutput(); err != nil {
 		return fail(fmt.Errorf("pgtest: initdb: %v\n%s", err, out))
 	}
-	s.cmd = exec.Command(filepath.Join(bin, "postgres"), "-D", data,
-		"-c", "listen_addresses=",
-		"-c", "unix_socket_directories="+dir,
-		"-c", "port=5432",
-		"-c", "fsync=off",
-		"-c", "synchronous_commit=off",
-		"-c", "full_page_writes=off",
-		"-c", "max_connections=300",
-		"-c", "shared_buffers=32MB",
-		"-c", "log_min_messages=warning",
-		"-c", "log_min_error_statement=panic",
-	)
+	settings := []string{
+		"listen_addresses=",
+		"unix_socket_directories=" + dir,
+		"port=5432",
+		"fsync=off",
+		"synchronous_commit=off",
+		"full_page_writes=off",
+		"max_connections=300",
+		"shared_buffers=32MB",
+		"log_min_messages=warning",
+		"log_min_error_statement=panic",
+	}
+	for _, o := range opts {
+		o(&settings)
+	}
+	args := []string{"-D", data}
+	for _, kv := range settings {
+		args = append(args, "-c", kv)
+	}
+	s.cmd = exec.Command(filepath.Join(bin, "postgres"), args...)
 	// Pdeathsig: a test binary killed by a timeout does not leave the server behind (Go sets it after
 	// switching user, so the switch does not clear it).
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGKILL}
