@@ -20,7 +20,7 @@ const e2eLease = 2 * time.Second
 
 // lanes returns who holds each destination's lane now ("" when nobody holds a live lease) and how
 // many jobs wait in it, by destination.
-func lanes(t *testing.T, url string) (owners map[string]string, pending map[string]int) {
+func lanes(t testing.TB, url string) (owners map[string]string, pending map[string]int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -654,7 +654,7 @@ func (r deadRow) letter() (DeadLetter, error) {
 
 func scanDead(rows pgx.Rows) ([]DeadLetter, error) {
 	defer rows.Close()
-	var out []DeadLetter
+	out := []DeadLetter{}
 	for rows.Next() {
 		var r deadRow
 		if err := rows.Scan(&r.id, &r.raw, &r.attempts, &r.nextAt, &r.lastError, &r.reason, &r.deadAt); err != nil {
