@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -221,4 +222,47 @@ func queueDepth(t *testing.T, replicas []*bridge) int {
 		return -1
 	}
 	return depth
+}
+
+// Dead letters live in the database: a notice refused by one replica's send is listed and replayed through
+// the admin listener of another replica (deadletters list|replay works against any pod).
+func TestReplicasShareDeadLetters(t *testing.T) {
+	url := pgtest.URL(t)
+	s, d := notifiertest.NewSlack(t), notifiertest.NewDiscord(t)
+	env := chatEnv(s, d, "*/* -> slack:#deploys")
+	env["BRIDGE_STORE"] = "postgres"
+	env["BRIDGE_DATABASE_URL"] = url
+	env["BRIDGE_LEASE"] = e2eLease.String()
+	a, b := startBridge(t, env), startBridge(t, env)
+	s.FailNext(1, notifiertest.Failure{SlackError: "channel_not_found"})
+	if code, ans := a.post("", variant(t, "environment.push", map[string]any{"id": "deadletter01"}), sharedKey); code != http.StatusAccepted {
+		t.Fatalf("got %d %s", code, ans)
+	}
+	list := func(br *bridge) string {
+		resp, err := http.Get("http://" + br.admin + "/deadletters")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(body)
+	}
+	waitFor(t, 20*time.Second, "the dead letter listed by both replicas", func() bool {
+		return strings.Contains(list(a), "deadletter01") && strings.Contains(list(b), "deadletter01")
+	})
+	resp, err := http.Post("http://"+b.admin+"/deadletters/replay", "application/json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("replay through the other replica: %s", resp.Status)
+	}
+	waitFor(t, 20*time.Second, "the replayed notice delivered", func() bool { return len(s.Messages("#deploys")) == 1 })
+	if got := list(a); strings.Contains(got, "deadletter01") {
+		t.Errorf("the first replica still lists the replayed dead letter: %s", got)
+	}
 }
