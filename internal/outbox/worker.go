@@ -404,12 +404,13 @@ func (r *run) claim() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, le := range leases {
-		if l := r.lanes[le.Dest]; l != nil {
+		if l := r.lanes[le.Dest]; l != nil && !l.isLost() {
 			// This worker's own lease had ended and it claimed the lane again.
 			l.setLease(le)
 			signal(l.wake)
 			continue
 		}
+		// A lane lost earlier whose goroutine is still ending is replaced (laneDone leaves the new one).
 		ctx, cancel := context.WithCancel(r.ctx)
 		l := &lane{dest: le.Dest, ctx: ctx, cancel: cancel, wake: make(chan struct{}, 1), lease: le,
 			held: map[uint64]*finish{}, stale: true}
@@ -495,7 +496,9 @@ func (r *run) fenced(l *lane, write func(Lease) error) error {
 // laneDone lets go of a lane whose goroutine ended.
 func (r *run) laneDone(l *lane) {
 	r.mu.Lock()
-	delete(r.lanes, l.dest)
+	if r.lanes[l.dest] == l {
+		delete(r.lanes, l.dest)
+	}
 	r.mu.Unlock()
 	l.cancel()
 	if !l.isLost() {
