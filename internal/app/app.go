@@ -94,11 +94,11 @@ func New(cfg *config.Config, log zerolog.Logger, stdout io.Writer) (*App, error)
 }
 
 // pollInterval is how often the worker looks for lanes when nothing woke it. With postgres it is also
-// how soon after a dead replica's lease ends its lanes are claimed, so it is a quarter of the lease:
-// lanes are taken over within BRIDGE_LEASE × 5/4 of the kill.
+// how soon after a dead replica's lease ends its lanes are claimed, so it is a tenth of the lease (one
+// small query per replica): lanes are taken over within BRIDGE_LEASE × 1.1 of the kill.
 func pollInterval(cfg *config.Config) time.Duration {
 	if cfg.Store == "postgres" && cfg.Lease > 0 {
-		return min(outbox.DefaultPollInterval, cfg.Lease/4)
+		return min(outbox.DefaultPollInterval, cfg.Lease/10)
 	}
 	return outbox.DefaultPollInterval
 }
