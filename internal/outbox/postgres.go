@@ -94,6 +94,7 @@ var pgMigrations = []string{
 		activity text NOT NULL,
 		state    text NOT NULL,
 		at       timestamptz NOT NULL,
+		token    text NOT NULL,
 		PRIMARY KEY (activity, state)
 	);
 	CREATE INDEX activitybridge_dedup_at ON activitybridge_dedup (at);
@@ -302,52 +303,53 @@ func (s *pgStore) Enqueue(ctx context.Context, activity, state string, jobs []Jo
 		encoded[i] = v
 		counts[j.Dest]++
 	}
-	tx, err := s.pool.Begin(ctx)
-	if err != nil {
-		return 0, pgError("enqueue", err)
+	// One round trip, one implicit transaction (the batch ends with a single Sync): the de-dup mark
+	// with a token of this call, then, only where the mark carries that token (it was new or had
+	// expired), the lane rows (locked in name order), the jobs (their IDs drawn after the locks) and the
+	// wake-up. The lanes stay locked only until the server commits, never across a round trip.
+	token := randomName()
+	fresh := `EXISTS (SELECT 1 FROM activitybridge_dedup WHERE activity = $1 AND state = $2 AND token = $3)`
+	b := &pgx.Batch{}
+	b.Queue(`INSERT INTO activitybridge_dedup AS d (activity, state, at, token) VALUES ($2, $3, `+nowSQL+`, $5)
+		ON CONFLICT (activity, state) DO UPDATE SET at = EXCLUDED.at, token = EXCLUDED.token
+		WHERE d.at <= EXCLUDED.at - $4 * interval '1 microsecond'`, s.now(), activity, state, micros(s.cfg.window), token)
+	dests := make([]string, 0, len(counts))
+	for d := range counts {
+		dests = append(dests, d)
 	}
-	defer tx.Rollback(context.Background()) // a no-op after Commit
-	var fresh bool
-	err = tx.QueryRow(ctx, `INSERT INTO activitybridge_dedup AS d (activity, state, at) VALUES ($2, $3, `+nowSQL+`)
-		ON CONFLICT (activity, state) DO UPDATE SET at = EXCLUDED.at
-		WHERE d.at <= EXCLUDED.at - $4 * interval '1 microsecond'
-		RETURNING true`, s.now(), activity, state, micros(s.cfg.window)).Scan(&fresh)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, nil // a duplicate delivery within the window
+	slices.Sort(dests)
+	for _, d := range dests {
+		b.Queue(`INSERT INTO activitybridge_lanes AS l (dest, enqueued) SELECT $4, $5 WHERE `+fresh+`
+			ON CONFLICT (dest) DO UPDATE SET enqueued = l.enqueued + EXCLUDED.enqueued`, activity, state, token, d, counts[d])
 	}
+	for i, j := range prepared {
+		b.Queue(`INSERT INTO activitybridge_jobs (id, dest, received, job)
+			SELECT nextval('activitybridge_job_id'), $4, $5, $6 WHERE `+fresh, activity, state, token, j.Dest, j.Received, encoded[i])
+	}
+	if len(prepared) > 0 {
+		b.Queue(`SELECT pg_notify($4, '') WHERE `+fresh, activity, state, token, pgChannel)
+	}
+	br := s.pool.SendBatch(ctx, b)
+	mark, err := br.Exec()
 	if err != nil {
+		_ = br.Close()
 		return 0, pgError("enqueue: de-dup mark", err)
 	}
-	if len(prepared) == 0 {
-		if err := tx.Commit(ctx); err != nil {
-			return 0, pgError("enqueue", err)
-		}
-		return 0, nil
-	}
-	if err := lockLanes(ctx, tx, counts); err != nil {
-		return 0, pgError("enqueue: lanes", err)
-	}
-	b := &pgx.Batch{}
-	for i, j := range prepared {
-		b.Queue(`INSERT INTO activitybridge_jobs (id, dest, received, job) VALUES (nextval('activitybridge_job_id'), $1, $2, $3) RETURNING id`,
-			j.Dest, j.Received, encoded[i])
-	}
-	b.Queue(`SELECT pg_notify($1, '')`, pgChannel)
-	br := tx.SendBatch(ctx, b)
-	for range prepared {
-		var id int64
-		if err := br.QueryRow().Scan(&id); err != nil {
+	for range b.Len() - 1 {
+		if _, err := br.Exec(); err != nil {
 			_ = br.Close()
-			return 0, pgError("enqueue: jobs", err)
+			return 0, pgError("enqueue", err)
 		}
 	}
 	if err := br.Close(); err != nil {
-		return 0, pgError("enqueue", err)
-	}
-	if err := tx.Commit(ctx); err != nil {
 		return 0, pgError("enqueue: commit", err)
 	}
-	signal(s.changes)
+	if mark.RowsAffected() == 0 {
+		return 0, nil // a duplicate delivery within the window: nothing else was written either
+	}
+	if len(prepared) > 0 {
+		signal(s.changes)
+	}
 	return len(prepared), nil
 }
 

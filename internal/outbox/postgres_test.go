@@ -286,3 +286,19 @@ func TestPostgresSecretsNeverShown(t *testing.T) {
 		}
 	}
 }
+
+// TestPostgresEnqueueAtomic: a job the database refuses (a destination holding a NUL byte, which
+// PostgreSQL text cannot store) leaves nothing behind: no other job, no de-dup mark.
+func TestPostgresEnqueueAtomic(t *testing.T) {
+	s := openPostgres(t)
+	ctx := context.Background()
+	for range 2 { // the second time with the statements already prepared
+		if n, err := s.Enqueue(ctx, "a1", "pending", []Job{job("slack:#d", "good"), job("slack:#bad\x00", "bad")}); err == nil || n != 0 {
+			t.Fatalf("Enqueue = %d, %v; want an error", n, err)
+		}
+		if got := pending(t, s); got != 0 {
+			t.Fatalf("pending after a refused Enqueue = %d; want 0", got)
+		}
+	}
+	mustEnqueue(t, s, "a1", "pending", job("slack:#d", "good"))
+}
