@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: the command the README's quick start gives and CI (.ci/run) runs. It installs what
-# it needs through the Go module proxy (staticcheck) and needs nothing else than Go, gcc (race detector) and git.
+# it needs through the Go module proxy (staticcheck) and needs nothing else than Go, gcc (race detector) and git;
+# the PostgreSQL server binaries the postgres store's tests use are installed with apt-get when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CGO_ENABLED=1
@@ -16,6 +17,22 @@ go vet ./...
 
 step "staticcheck"
 go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+
+step "PostgreSQL server binaries (for the postgres store's tests)"
+# internal/pgtest starts a throwaway server from these; under CI=true a missing server fails those tests.
+if ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
+  echo "found: $(ls -d /usr/lib/postgresql/*/bin | tail -n 1)"
+elif command -v apt-get >/dev/null 2>&1; then
+  sudo=""
+  if [ "$(id -u)" != 0 ]; then sudo="sudo -n"; fi
+  # The tests start their own server: keep the package from creating and starting a system cluster.
+  $sudo mkdir -p /etc/postgresql-common/createcluster.d
+  echo "create_main_cluster = false" | $sudo tee /etc/postgresql-common/createcluster.d/activitybridge-tests.conf >/dev/null
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends postgresql
+else
+  echo "PostgreSQL is not installed and apt-get is missing: the postgres store's tests will skip (or fail under CI=true)"
+fi
 
 step "go test -race"
 go test -race -count=1 ./...

@@ -69,6 +69,15 @@ func TestRenderedKinds(t *testing.T) {
 		{"persistenceOff", valuesNoPersistence, []string{
 			"Deployment/" + fullname, "Secret/" + fullname, "Service/" + fullname,
 		}},
+		{"database", valuesDatabase, []string{
+			"Deployment/" + fullname, "PodDisruptionBudget/" + fullname, "Secret/" + fullname, "Service/" + fullname,
+		}},
+		{"database from an existing Secret", valuesDatabaseSecret, []string{
+			"Deployment/" + fullname, "PodDisruptionBudget/" + fullname, "Service/" + fullname,
+		}},
+		{"database, one replica: no PDB", "database:\n  url: postgres://db/bridge\n", []string{
+			"Deployment/" + fullname, "Secret/" + fullname, "Service/" + fullname,
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -148,6 +157,9 @@ func TestEnv(t *testing.T) {
 		}},
 		{"persistence off", valuesNoPersistence, map[string]string{
 			"BRIDGE_LISTEN": ":8080", "BRIDGE_STORE": "memory", "BRIDGE_DATA_DIR": "/data", "BRIDGE_LOG_FORMAT": "json",
+		}},
+		{"database", valuesDatabase, map[string]string{
+			"BRIDGE_LISTEN": ":8080", "BRIDGE_STORE": "postgres", "BRIDGE_DATA_DIR": "/data", "BRIDGE_LOG_FORMAT": "json",
 		}},
 		{"numbers and booleans", "env:\n  BRIDGE_MAX_BODY: 1048576\n  DEBUG: true\n", map[string]string{
 			"BRIDGE_LISTEN": ":8080", "BRIDGE_STORE": "bolt", "BRIDGE_DATA_DIR": "/data", "BRIDGE_LOG_FORMAT": "json",
@@ -239,6 +251,10 @@ func TestSecretFiles(t *testing.T) {
 			"BRIDGE_DISCORD_TOKEN_FILE":    dir + "discordToken",
 			"BRIDGE_SHARED_KEY_FILE":       dir + "sharedKey",
 			"BRIDGE_PATH_TOKEN_FILE":       dir + "pathToken",
+		}},
+		{"database url", valuesDatabase, map[string]string{
+			"BRIDGE_SHARED_KEY_FILE":   dir + "sharedKey",
+			"BRIDGE_DATABASE_URL_FILE": dir + "databaseURL",
 		}},
 		{"empty maps and strings are unset", "secrets:\n  slackWebhooks: {}\n  slackToken: \"\"\n  pathToken: abc\n",
 			map[string]string{"BRIDGE_PATH_TOKEN_FILE": dir + "pathToken"}},
@@ -501,7 +517,10 @@ func TestPersistence(t *testing.T) {
 	}{
 		{"defaults", valuesDefault, 1, "Recreate", "bolt", true, false},
 		{"scaled to zero", "replicaCount: 0\n", 0, "Recreate", "bolt", true, false},
-		{"persistence off", valuesNoPersistence, 3, "", "memory", false, true},
+		{"persistence off", valuesNoPersistence, 1, "", "memory", false, true},
+		{"database", valuesDatabase, 3, "RollingUpdate", "postgres", false, false},
+		{"database wins over persistence", "database:\n  url: postgres://db/bridge\npersistence:\n  enabled: true\n", 1, "RollingUpdate", "postgres", false, false},
+		{"database, persistence off", "database:\n  existingSecret: db\npersistence:\n  enabled: false\n", 1, "RollingUpdate", "postgres", false, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -565,16 +584,97 @@ func TestStorageClass(t *testing.T) {
 	}
 }
 
-// TestReplicasWithPersistenceFail: more than one replica on the bolt store is refused with a clear message.
-func TestReplicasWithPersistenceFail(t *testing.T) {
-	_, err := render(t, "replicaCount: 2\n")
-	if err == nil {
-		t.Fatal("replicaCount 2 with persistence rendered, want an error")
-	}
-	for _, want := range []string{"replicaCount is 2", "persistence.enabled", "single writer"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("error %q does not say %q", err, want)
+// TestReplicasWithoutDatabaseFail: more than one replica without a database (bolt or memory) is refused
+// with a clear message.
+func TestReplicasWithoutDatabaseFail(t *testing.T) {
+	for _, values := range []string{"replicaCount: 2\n", "replicaCount: 2\npersistence:\n  enabled: false\n"} {
+		_, err := render(t, values)
+		if err == nil {
+			t.Fatalf("%q rendered, want an error", values)
 		}
+		for _, want := range []string{"replicaCount is 2", "single writer", "replicaCount: 1", "database.url or database.existingSecret"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("%q: error %q does not say %q", values, err, want)
+			}
+		}
+	}
+}
+
+// TestDatabase: with a database the replicas share PostgreSQL: the URL is read from a file (the chart's
+// Secret or the user's), the pods roll one at a time, a PDB keeps one up and they spread across nodes.
+func TestDatabase(t *testing.T) {
+	t.Run("url", func(t *testing.T) {
+		r := mustRender(t, valuesDatabase)
+		secret := r.one(t, "Secret").obj.(*corev1.Secret)
+		if got := string(secret.Data["databaseURL"]); got != testDatabaseURL {
+			t.Errorf("secret databaseURL = %q, want the URL", got)
+		}
+		d := r.deployment(t)
+		ru := d.Spec.Strategy.RollingUpdate
+		if ru == nil || ru.MaxUnavailable == nil || ru.MaxUnavailable.IntValue() != 0 || ru.MaxSurge == nil || ru.MaxSurge.IntValue() != 1 {
+			t.Errorf("rollingUpdate = %+v, want maxSurge 1, maxUnavailable 0", ru)
+		}
+		pdb := r.one(t, "PodDisruptionBudget").obj.(*policyv1.PodDisruptionBudget)
+		if pdb.Spec.MinAvailable == nil || pdb.Spec.MinAvailable.IntValue() != 1 {
+			t.Errorf("PDB minAvailable = %v, want 1", pdb.Spec.MinAvailable)
+		}
+		spread := d.Spec.Template.Spec.TopologySpreadConstraints
+		if len(spread) != 1 || spread[0].TopologyKey != "kubernetes.io/hostname" || spread[0].MaxSkew != 1 ||
+			spread[0].WhenUnsatisfiable != corev1.ScheduleAnyway || spread[0].LabelSelector == nil ||
+			spread[0].LabelSelector.MatchLabels["app.kubernetes.io/instance"] != releaseName {
+			t.Errorf("topologySpreadConstraints = %+v, want this release's pods spread across nodes", spread)
+		}
+		if v, ok := volume(r, "data"); !ok || v.EmptyDir == nil {
+			t.Errorf("data volume = %+v, want an emptyDir", v)
+		}
+		if strings.Contains(r.notes, "persistence is disabled") {
+			t.Errorf("NOTES warns of the memory store with a database:\n%s", r.notes)
+		}
+	})
+	t.Run("existing secret", func(t *testing.T) {
+		r := mustRender(t, valuesDatabaseSecret)
+		if n := len(r.all("Secret")); n != 0 {
+			t.Errorf("rendered %d Secrets, want 0", n)
+		}
+		c := r.container(t)
+		env := plainEnv(t, c)
+		if env["BRIDGE_STORE"] != "postgres" || env["BRIDGE_DATABASE_URL_FILE"] != "/var/run/secrets/activitybridge-database/databaseURL" {
+			t.Errorf("env = %v, want BRIDGE_STORE=postgres and the URL from the database volume", env)
+		}
+		vol, ok := volume(r, "database")
+		if !ok || vol.Secret == nil || vol.Secret.SecretName != "bridge-db-app" || len(vol.Secret.Items) != 1 ||
+			vol.Secret.Items[0].Key != "uri" || vol.Secret.Items[0].Path != "databaseURL" {
+			t.Errorf("database volume = %+v, want key uri of Secret bridge-db-app as databaseURL", vol)
+		}
+		if m := mount(c, "database"); m == nil || m.MountPath != "/var/run/secrets/activitybridge-database" || !m.ReadOnly {
+			t.Errorf("database mount = %+v", m)
+		}
+		if d := r.deployment(t); *d.Spec.Replicas != 2 {
+			t.Errorf("replicas = %d, want 2", *d.Spec.Replicas)
+		}
+	})
+	t.Run("own spread", func(t *testing.T) {
+		r := mustRender(t, valuesDatabase+"topologySpreadConstraints:\n  - maxSkew: 1\n    topologyKey: topology.kubernetes.io/zone\n    whenUnsatisfiable: DoNotSchedule\n")
+		spread := r.deployment(t).Spec.Template.Spec.TopologySpreadConstraints
+		if len(spread) != 1 || spread[0].TopologyKey != "topology.kubernetes.io/zone" {
+			t.Errorf("topologySpreadConstraints = %+v, want the given one", spread)
+		}
+	})
+
+	bad := []struct {
+		name, values, want string
+	}{
+		{"url and existing secret", "database:\n  url: postgres://db/x\n  existingSecret: s\n", "database.url and database.existingSecret are both set"},
+		{"url with the user's Secret", "existingSecret: creds\ndatabase:\n  url: postgres://db/x\n", "set database.existingSecret"},
+		{"existing secret without key", "database:\n  existingSecret: s\n  existingSecretKey: \"\"\n", "database.existingSecretKey is empty"},
+	}
+	for _, tt := range bad {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := render(t, tt.values)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("render error = %v, want one saying %q", err, tt.want)
+			}
+		})
 	}
 }
 
@@ -602,6 +702,8 @@ func TestSchemaRejectsWrongTypes(t *testing.T) {
 		{"env bad name", "env:\n  1BAD: x\n", "1BAD"},
 		{"service port string", "service:\n  port: http\n", "port"},
 		{"existingSecret map", "existingSecret: {name: x}\n", "existingSecret"},
+		{"database url number", "database:\n  url: 5432\n", "url"},
+		{"unknown database value", "database:\n  password: x\n", "password"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -753,7 +855,6 @@ func TestNotes(t *testing.T) {
 		}, []string{"WARNING: no shared key"}},
 		{"persistence off", valuesNoPersistence, []string{
 			"WARNING: persistence is disabled",
-			"With 3 replicas each pod keeps its own state",
 		}, nil},
 	}
 	for _, tt := range tests {

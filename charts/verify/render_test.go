@@ -38,6 +38,7 @@ const (
 	testDiscordToken = "DiscordBotTokenSecretValue.abc.def"
 	testSharedKey    = "SharedKeySecretValue+/0123456789=="
 	testPathToken    = "PathTokenSecretValue"
+	testDatabaseURL  = "postgres://bridge:DatabasePasswordSecretValue@db.example.com:5432/bridge?sslmode=require"
 )
 
 // secretNeedles are the test credentials and the parts of the webhook URLs
@@ -45,6 +46,7 @@ const (
 var secretNeedles = []string{
 	testSlackToken, testSlackHook, "SlackHookSecretPart", testDiscordHook,
 	"DiscordHookSecretPart", testDiscordToken, testSharedKey, testPathToken,
+	testDatabaseURL, "DatabasePasswordSecretValue",
 }
 
 // Value sets. valuesDefault is the chart's values.yaml unchanged.
@@ -123,13 +125,31 @@ routes:
 `
 
 	valuesNoPersistence = `
-replicaCount: 3
+replicaCount: 1
 routes:
   - "*/* -> slack:#deploys"
 persistence:
   enabled: false
 secrets:
   sharedKey: "` + testSharedKey + `"
+`
+
+	// valuesDatabase runs three replicas on PostgreSQL.
+	valuesDatabase = `
+replicaCount: 3
+routes:
+  - "*/* -> slack:#deploys"
+database:
+  url: "` + testDatabaseURL + `"
+secrets:
+  sharedKey: "` + testSharedKey + `"
+`
+
+	// valuesDatabaseSecret reads the URL from a CloudNativePG Secret.
+	valuesDatabaseSecret = `
+replicaCount: 2
+database:
+  existingSecret: bridge-db-app
 `
 )
 
@@ -142,6 +162,8 @@ var valueSets = []struct {
 	{"everything", valuesEverything},
 	{"existingSecret", valuesExistingSecret},
 	{"persistenceOff", valuesNoPersistence},
+	{"database", valuesDatabase},
+	{"databaseSecret", valuesDatabaseSecret},
 }
 
 // manifest is one rendered document, decoded strictly into its API type.

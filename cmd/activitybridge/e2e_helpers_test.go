@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/activitybridge/activitybridge/internal/fixture"
+	"github.com/activitybridge/activitybridge/internal/pgtest"
 )
 
 // binPath is the real binary the end-to-end tests run, built once in TestMain (with -race when the tests run
@@ -52,7 +53,7 @@ func TestMain(m *testing.M) {
 			os.Exit(1)
 		}
 	}
-	code := m.Run()
+	code := pgtest.Wrap(m).Run() // stops the PostgreSQL server of the replica tests, when they started it
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -77,7 +78,7 @@ func (b *syncBuffer) String() string {
 
 // bridge is one running activitybridge process.
 type bridge struct {
-	t              *testing.T
+	t              testing.TB
 	cmd            *exec.Cmd
 	url, admin     string
 	stdout, stderr *syncBuffer
@@ -86,7 +87,7 @@ type bridge struct {
 	exitErr        error
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -104,7 +105,7 @@ func startBridge(t *testing.T, env map[string]string) *bridge {
 }
 
 // startBinary is startBridge with a chosen binary.
-func startBinary(t *testing.T, bin string, env map[string]string) *bridge {
+func startBinary(t testing.TB, bin string, env map[string]string) *bridge {
 	t.Helper()
 	full := map[string]string{
 		"BRIDGE_LISTEN":       freeAddr(t),
@@ -230,7 +231,7 @@ func sign(body []byte, key string) string {
 
 // waitFor polls cond until it holds or the bound passes. The bound is a safety net for a broken build, not
 // a timing goal.
-func waitFor(t *testing.T, bound time.Duration, what string, cond func() bool) {
+func waitFor(t testing.TB, bound time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(bound)
 	for !cond() {
@@ -242,7 +243,7 @@ func waitFor(t *testing.T, bound time.Duration, what string, cond func() bool) {
 }
 
 // variant returns a fixture with fields changed: id, state, result, environment (environments[0]).
-func variant(t *testing.T, name string, set map[string]any) []byte {
+func variant(t testing.TB, name string, set map[string]any) []byte {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal(fixture.Bytes(name), &m); err != nil {

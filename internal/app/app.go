@@ -33,6 +33,9 @@ import (
 // sendTimeout bounds one call to a chat service; the worker retries what times out.
 const sendTimeout = 15 * time.Second
 
+// storeOpenTimeout bounds connecting to PostgreSQL and migrating its tables at start-up.
+const storeOpenTimeout = 30 * time.Second
+
 // shutdownTimeout bounds how long SIGTERM waits for requests in flight before closing the listener.
 const shutdownTimeout = 10 * time.Second
 
@@ -75,14 +78,32 @@ func New(cfg *config.Config, log zerolog.Logger, stdout io.Writer) (*App, error)
 	switch cfg.Store {
 	case "memory":
 		a.store = outbox.NewMemory()
+	case "postgres":
+		ctx, cancel := context.WithTimeout(context.Background(), storeOpenTimeout)
+		a.store, err = outbox.OpenPostgres(ctx, cfg.DatabaseURL.Value())
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("store: %w", err)
+		}
 	default:
 		if a.store, err = outbox.OpenBolt(filepath.Join(cfg.DataDir, outbox.DefaultFileName)); err != nil {
 			return nil, config.DataDirError(cfg.DataDir, err)
 		}
 	}
 	a.worker = outbox.NewWorker(a.store, a.resolve, log, a.registry,
-		outbox.WithMaxAge(cfg.MaxAge), outbox.WithSendTimeout(sendTimeout), outbox.WithKinds(a.kinds()...))
+		outbox.WithMaxAge(cfg.MaxAge), outbox.WithSendTimeout(sendTimeout), outbox.WithKinds(a.kinds()...),
+		outbox.WithLease(cfg.Lease), outbox.WithPollInterval(pollInterval(cfg)))
 	return a, nil
+}
+
+// pollInterval is how often the worker looks for lanes when nothing woke it. With postgres it is also
+// how soon after a dead replica's lease ends its lanes are claimed, so it is a tenth of the lease (one
+// small query per replica): lanes are taken over within BRIDGE_LEASE × 1.1 of the kill.
+func pollInterval(cfg *config.Config) time.Duration {
+	if cfg.Store == "postgres" && cfg.Lease > 0 {
+		return min(outbox.DefaultPollInterval, cfg.Lease/10)
+	}
+	return outbox.DefaultPollInterval
 }
 
 // kinds lists the configured destination kinds (slack, discord, ...), once each.

@@ -21,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/kelseyhightower/envconfig"
 	"github.com/rs/zerolog"
 
@@ -71,10 +72,17 @@ type Config struct {
 	DiscordAPIUrl string `split_words:"true" default:"https://discord.com/api/"`
 	// TemplatesDir is a folder whose .tmpl files override the embedded ones; "" for none.
 	TemplatesDir string `split_words:"true"`
-	// Store is bolt or memory.
+	// Store is bolt, postgres or memory.
 	Store string `split_words:"true" default:"bolt"`
 	// DataDir is where the bolt file lives.
 	DataDir string `split_words:"true" default:"./data"`
+	// DatabaseURL is the PostgreSQL URL or key=value DSN of BRIDGE_STORE=postgres (it may hold a password).
+	DatabaseURL Secret `split_words:"true"`
+	// DatabaseURLFile names a file holding DatabaseURL.
+	DatabaseURLFile string `split_words:"true"`
+	// Lease is how long a replica holds a destination's lane without renewing it (postgres store): a
+	// killed replica's lanes are taken over after at most this long.
+	Lease time.Duration `split_words:"true" default:"15s"`
 	// MaxAge is how long a notice may stay undelivered before it becomes a dead letter.
 	MaxAge time.Duration `split_words:"true" default:"24h"`
 	// AdminListen is the admin listener's host:port.
@@ -104,6 +112,7 @@ var secretFiles = []struct{ field, file string }{
 	{"SlackWebhooks", "SlackWebhooksFile"},
 	{"DiscordWebhooks", "DiscordWebhooksFile"},
 	{"DiscordToken", "DiscordTokenFile"},
+	{"DatabaseURL", "DatabaseURLFile"},
 }
 
 var hookExamples = map[string]string{
@@ -248,6 +257,8 @@ func (c *Config) readFiles(keys map[string]string, failed map[string]bool) []err
 	return errs
 }
 
+const databaseURLExample = "postgres://activitybridge:PASSWORD@db.example.com:5432/activitybridge?sslmode=require"
+
 var logLevels = []string{"trace", "debug", "info", "warn", "error", "fatal", "panic", "disabled"}
 
 var pathTokenRE = regexp.MustCompile(`^[A-Za-z0-9._~-]+$`)
@@ -304,9 +315,22 @@ func (c *Config) validate(keys map[string]string, failed map[string]bool) []erro
 		if c.DataDir == "" {
 			bad("DataDir", "is empty while BRIDGE_STORE is bolt; use a writable folder, e.g. ./data")
 		}
+	case "postgres":
+		if !c.DatabaseURL.IsSet() {
+			bad("DatabaseURL", "is empty while BRIDGE_STORE is postgres; set it (or BRIDGE_DATABASE_URL_FILE) to e.g. %s", databaseURLExample)
+		} else if _, err := pgconn.ParseConfig(c.DatabaseURL.Value()); err != nil {
+			// pgconn's error quotes the connection string: say what to do without it.
+			bad("DatabaseURL", "is not a PostgreSQL URL or key=value DSN pgx can use; use e.g. %s or host=db.example.com user=activitybridge dbname=activitybridge sslmode=require", databaseURLExample)
+		}
 	case "memory":
 	default:
-		bad("Store", "%q is not a store; use bolt or memory", c.Store)
+		bad("Store", "%q is not a store; use bolt, postgres or memory", c.Store)
+	}
+	if c.Store != "postgres" && c.DatabaseURL.IsSet() {
+		bad("DatabaseURL", "is set while BRIDGE_STORE is %s; set BRIDGE_STORE=postgres to use the database, or unset it", c.Store)
+	}
+	if c.Lease < time.Second || c.Lease > 10*time.Minute {
+		bad("Lease", "%s is not between 1s and 10m; use e.g. 15s", c.Lease)
 	}
 	if c.MaxAge <= 0 {
 		bad("MaxAge", "%s is not more than 0; use e.g. 24h", c.MaxAge)

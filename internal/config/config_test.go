@@ -49,6 +49,7 @@ func TestDefaults(t *testing.T) {
 		Store:            "bolt",
 		DataDir:          "./data",
 		MaxAge:           24 * time.Hour,
+		Lease:            15 * time.Second,
 		AdminListen:      "127.0.0.1:8081",
 		LogLevel:         "info",
 		LogFormat:        "auto",
@@ -121,6 +122,41 @@ func TestGoodValues(t *testing.T) {
 	}
 }
 
+func TestPostgresStore(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+	}{
+		{"url", map[string]string{"BRIDGE_DATABASE_URL": "postgres://bridge:pw@db.example.com:5432/bridge?sslmode=require"}},
+		{"dsn", map[string]string{"BRIDGE_DATABASE_URL": "host=db.example.com user=bridge password='p w' dbname=bridge"}},
+		{"unix socket", map[string]string{"BRIDGE_DATABASE_URL": "postgres:///bridge?host=/run/postgresql"}},
+		{"file", map[string]string{"BRIDGE_DATABASE_URL_FILE": writeFile(t, "db", "postgres://bridge:pw@db/bridge\n")}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := map[string]string{"BRIDGE_STORE": "postgres", "BRIDGE_LEASE": "3s"}
+			for k, v := range tt.env {
+				env[k] = v
+			}
+			setEnv(t, env)
+			c, err := Load()
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := env["BRIDGE_DATABASE_URL"]
+			if want == "" {
+				want = "postgres://bridge:pw@db/bridge"
+			}
+			if c.Store != "postgres" || c.DatabaseURL.Value() != want || c.Lease != 3*time.Second {
+				t.Errorf("Store, DatabaseURL, Lease = %q, %q, %v; want postgres, %q, 3s", c.Store, c.DatabaseURL.Value(), c.Lease, want)
+			}
+			if got := c.Redacted()["BRIDGE_DATABASE_URL"]; got != "[set]" {
+				t.Errorf("Redacted()[BRIDGE_DATABASE_URL] = %q, want [set]", got)
+			}
+		})
+	}
+}
+
 func TestBadValues(t *testing.T) {
 	tests := []struct {
 		name string
@@ -152,7 +188,19 @@ func TestBadValues(t *testing.T) {
 		{"templates dir", map[string]string{"BRIDGE_TEMPLATES_DIR": "/nonexistent/templates"},
 			`BRIDGE_TEMPLATES_DIR: "/nonexistent/templates" is not a folder; use a folder of .tmpl files, e.g. /etc/activitybridge/templates, or leave it unset`},
 		{"store", map[string]string{"BRIDGE_STORE": "redis"},
-			`BRIDGE_STORE: "redis" is not a store; use bolt or memory`},
+			`BRIDGE_STORE: "redis" is not a store; use bolt, postgres or memory`},
+		{"database url missing", map[string]string{"BRIDGE_STORE": "postgres"},
+			`BRIDGE_DATABASE_URL: is empty while BRIDGE_STORE is postgres; set it (or BRIDGE_DATABASE_URL_FILE) to e.g. postgres://activitybridge:PASSWORD@db.example.com:5432/activitybridge?sslmode=require`},
+		{"database url unreadable", map[string]string{"BRIDGE_STORE": "postgres", "BRIDGE_DATABASE_URL": "postgres://u:p@db:notaport/x"},
+			`BRIDGE_DATABASE_URL: is not a PostgreSQL URL or key=value DSN pgx can use; use e.g. postgres://activitybridge:PASSWORD@db.example.com:5432/activitybridge?sslmode=require or host=db.example.com user=activitybridge dbname=activitybridge sslmode=require`},
+		{"database url bad dsn", map[string]string{"BRIDGE_STORE": "postgres", "BRIDGE_DATABASE_URL": "host=db password='unterminated"},
+			`BRIDGE_DATABASE_URL: is not a PostgreSQL URL or key=value DSN pgx can use; use e.g. postgres://activitybridge:PASSWORD@db.example.com:5432/activitybridge?sslmode=require or host=db.example.com user=activitybridge dbname=activitybridge sslmode=require`},
+		{"database url without postgres store", map[string]string{"BRIDGE_DATABASE_URL": "postgres://db/x"},
+			`BRIDGE_DATABASE_URL: is set while BRIDGE_STORE is bolt; set BRIDGE_STORE=postgres to use the database, or unset it`},
+		{"lease too short", map[string]string{"BRIDGE_LEASE": "100ms"},
+			`BRIDGE_LEASE: 100ms is not between 1s and 10m; use e.g. 15s`},
+		{"lease not a duration", map[string]string{"BRIDGE_LEASE": "15"},
+			`BRIDGE_LEASE: "15" is not a duration; use a number with a unit, e.g. 24h or 90m`},
 		{"data dir", map[string]string{"BRIDGE_DATA_DIR": ""},
 			`BRIDGE_DATA_DIR: is empty while BRIDGE_STORE is bolt; use a writable folder, e.g. ./data`},
 		{"max age", map[string]string{"BRIDGE_MAX_AGE": "1 day"},
@@ -197,7 +245,7 @@ func TestBadValues(t *testing.T) {
 			`BRIDGE_ROUTES line 1: unknown target kind "slak"; use slack:, slack-webhook:, discord:, discord-channel: or console`},
 		{"several bad values, one line each", map[string]string{"BRIDGE_MAX_BODY": "lots", "BRIDGE_STORE": "s3", "BRIDGE_ROUTES": "a -> console\n*/* -> console"},
 			"BRIDGE_MAX_BODY: \"lots\" is not a size; use a number of bytes with an optional unit, e.g. 32MiB\n" +
-				"BRIDGE_STORE: \"s3\" is not a store; use bolt or memory\n" +
+				"BRIDGE_STORE: \"s3\" is not a store; use bolt, postgres or memory\n" +
 				"BRIDGE_ROUTES line 1: \"a\" has no \"/\" between project and environment; write e.g. a/* or */a"},
 	}
 	for _, tt := range tests {
@@ -347,6 +395,8 @@ func TestSecretsNeverShown(t *testing.T) {
 			"BRIDGE_SHARED_KEY":       "SEKRIT key",
 			"BRIDGE_SLACK_WEBHOOKS":   "a=https://hooks.slack.com/SEKRIT,https://SEKRIT.example/",
 			"BRIDGE_DISCORD_WEBHOOKS": "p=https://SEKRIT.example/not-a-webhook",
+			"BRIDGE_STORE":            "postgres",
+			"BRIDGE_DATABASE_URL":     "postgres://u:SEKRIT@db:SEKRIT/x",
 		})
 		_, err := Load()
 		if err == nil {
@@ -355,8 +405,8 @@ func TestSecretsNeverShown(t *testing.T) {
 		if strings.Contains(err.Error(), "SEKRIT") {
 			t.Errorf("error shows a secret:\n%s", err)
 		}
-		if n := strings.Count(err.Error(), "\n") + 1; n != 6 {
-			t.Errorf("error has %d lines, want 6 (one per bad secret):\n%s", n, err)
+		if n := strings.Count(err.Error(), "\n") + 1; n != 7 {
+			t.Errorf("error has %d lines, want 7 (one per bad secret):\n%s", n, err)
 		}
 	})
 	t.Run("in hooks parse errors", func(t *testing.T) {
@@ -540,9 +590,10 @@ func TestKeysMatchDesign(t *testing.T) {
 		"BRIDGE_SLACK_TOKEN", "BRIDGE_SLACK_WEBHOOKS", "BRIDGE_DISCORD_WEBHOOKS", "BRIDGE_DISCORD_TOKEN",
 		"BRIDGE_SLACK_API_URL", "BRIDGE_DISCORD_API_URL", "BRIDGE_TEMPLATES_DIR", "BRIDGE_STORE",
 		"BRIDGE_DATA_DIR", "BRIDGE_MAX_AGE", "BRIDGE_ADMIN_LISTEN", "BRIDGE_LOG_LEVEL", "BRIDGE_LOG_FORMAT",
-		"BRIDGE_PUBLIC_CONSOLE_URL", "BRIDGE_PROJECT_NAMES", "BRIDGE_REPOSITORIES",
+		"BRIDGE_PUBLIC_CONSOLE_URL", "BRIDGE_PROJECT_NAMES", "BRIDGE_REPOSITORIES", "BRIDGE_DATABASE_URL", "BRIDGE_LEASE",
 		"BRIDGE_SHARED_KEY_FILE", "BRIDGE_PATH_TOKEN_FILE", "BRIDGE_SLACK_TOKEN_FILE",
 		"BRIDGE_SLACK_WEBHOOKS_FILE", "BRIDGE_DISCORD_WEBHOOKS_FILE", "BRIDGE_DISCORD_TOKEN_FILE",
+		"BRIDGE_DATABASE_URL_FILE",
 	}
 	var got []string
 	for _, k := range Keys() {

@@ -1,12 +1,14 @@
 // Command loadtest is the load benchmark of the real activitybridge binary against a bare net/http receiver
 // (BENCHMARKS.md). It builds the binary (or takes -bin), runs it with the bolt store in a temporary data
-// folder and one slack-webhook destination on a closed 127.0.0.1 port (so the notices stay queued and only
+// folder (or each store of -store, e.g. -store bolt,postgres: one bridge per store in the same run; postgres
+// runs on a throwaway local PostgreSQL server with its durability defaults, fsync on) and one slack-webhook destination on a closed 127.0.0.1 port (so the notices stay queued and only
 // ingestion is measured), runs itself as the bare receiver in a second process (-bare), and drives both with
 // the same signed webhook bodies at the same concurrency, in alternating rounds. It prints requests per
 // second, p50 and p99 latency, the bridge/bare throughput ratio and both processes' peak RSS (VmHWM).
 //
 //	go run ./internal/loadtest -body push -c 32 -d 10s -rounds 3
 //	go run ./internal/loadtest -body big -c 16 -d 10s -rounds 3
+//	go run ./internal/loadtest -body push -c 32 -d 5s -rounds 3 -store bolt,postgres
 //
 // Every target is on 127.0.0.1, and every round is bounded in time and in requests.
 package main
@@ -31,6 +33,7 @@ import (
 	"time"
 
 	"github.com/activitybridge/activitybridge/internal/loadtest/signed"
+	"github.com/activitybridge/activitybridge/internal/pgtest"
 )
 
 // sharedKey is the JWS shared key given to the bridge; it is valid base64url, so the bridge verifies with the
@@ -63,7 +66,7 @@ func main() {
 	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured warm-up of each target before the first round")
 	flag.IntVar(&o.maxRequests, "max", 500_000, "upper bound on the requests of one round and target")
 	flag.StringVar(&o.bin, "bin", "", "activitybridge binary to run (default: go build ./cmd/activitybridge into a temp folder)")
-	flag.StringVar(&o.store, "store", "bolt", "the bridge's BRIDGE_STORE: bolt (the default, durable) or memory (to see what the fsyncs cost)")
+	flag.StringVar(&o.store, "store", "bolt", "the bridge's BRIDGE_STORE: bolt (the default, durable), postgres (a throwaway local server, fsync on) or memory (to see what the fsyncs cost); a comma-separated list runs one bridge per store in the same rounds")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temp folder (bridge log, bolt file) and print its path")
 	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the bridge during its first round to this file (builds the bridge with -tags pprof; read it with go tool pprof -top FILE)")
 	flag.Parse()
@@ -125,11 +128,36 @@ func run(ctx context.Context, o options) error {
 			return err
 		}
 	}
-	bridge, err := startBridge(ctx, o.bin, dir, o.store, pprofAddr)
-	if err != nil {
-		return err
+	stores := strings.Split(o.store, ",")
+	var bridges []*proc
+	for i, store := range stores {
+		dbURL := ""
+		if store == "postgres" {
+			srv, err := pgtest.Start(ctx, pgtest.Durable())
+			if err != nil {
+				return fmt.Errorf("-store postgres: %w", err)
+			}
+			defer srv.Stop()
+			if dbURL, err = srv.CreateDatabase(ctx); err != nil {
+				return err
+			}
+		}
+		label := "bridge"
+		if len(stores) > 1 {
+			label = store
+		}
+		profileAt := pprofAddr
+		if i > 0 {
+			profileAt = ""
+		}
+		bridge, err := startBridge(ctx, o.bin, dir, label, store, dbURL, profileAt)
+		if err != nil {
+			return err
+		}
+		defer bridge.stop()
+		bridges = append(bridges, bridge)
 	}
-	defer bridge.stop()
+	bridge := bridges[0]
 	bare, err := startBare(ctx)
 	if err != nil {
 		return err
@@ -138,7 +166,7 @@ func run(ctx context.Context, o options) error {
 
 	fmt.Printf("body %s (%d bytes), %d clients, %d rounds x %s per target, store %s, %d CPUs\n",
 		name, body.Len(len(nextID())), o.concurrency, o.rounds, o.duration, o.store, numCPU())
-	targets := []*proc{bridge, bare}
+	targets := append(slices.Clone(bridges), bare)
 	for _, t := range targets {
 		if o.warmup > 0 {
 			if _, err := drive(ctx, t, body, o.concurrency, o.warmup, o.maxRequests); err != nil {
@@ -148,10 +176,8 @@ func run(ctx context.Context, o options) error {
 	}
 	all := map[string][]result{}
 	for r := range o.rounds {
-		order := targets
-		if r%2 == 1 {
-			order = []*proc{bare, bridge}
-		}
+		// Each round starts with another target, so that no store always runs first (or last).
+		order := append(slices.Clone(targets[r%len(targets):]), targets[:r%len(targets)]...)
 		for _, t := range order {
 			var profiled chan error
 			if r == 0 && t == bridge && pprofAddr != "" {
@@ -176,12 +202,15 @@ func run(ctx context.Context, o options) error {
 	for _, t := range targets {
 		fmt.Printf("%-6s total  %s\n", t.name, merge(all[t.name]))
 	}
-	br, ba := merge(all["bridge"]), merge(all["bare"])
-	fmt.Printf("ratio bridge/bare (requests/s): %.3f  (per round:", br.rps()/ba.rps())
-	for i := range all["bridge"] {
-		fmt.Printf(" %.3f", all["bridge"][i].rps()/all["bare"][i].rps())
+	ba := merge(all["bare"])
+	for _, b := range bridges {
+		br := merge(all[b.name])
+		fmt.Printf("ratio %s/bare (requests/s): %.3f  (per round:", b.name, br.rps()/ba.rps())
+		for i := range all[b.name] {
+			fmt.Printf(" %.3f", all[b.name][i].rps()/all["bare"][i].rps())
+		}
+		fmt.Println(")")
 	}
-	fmt.Println(")")
 	for _, t := range targets {
 		st, err := procStatus(t.cmd.Process.Pid)
 		if err != nil {
@@ -190,8 +219,10 @@ func run(ctx context.Context, o options) error {
 		fmt.Printf("peak RSS (VmHWM) %-6s %.1f MiB  (now: anon %.1f MiB, file-backed %.1f MiB)\n",
 			t.name, mib(st["VmHWM"]), mib(st["RssAnon"]), mib(st["RssFile"]))
 	}
-	if !bridge.alive() {
-		return errors.New("the bridge exited during the run; see its log with -keep")
+	for _, b := range bridges {
+		if !b.alive() {
+			return fmt.Errorf("%s exited during the run; see its log with -keep", b.name)
+		}
 	}
 	return nil
 }
@@ -281,7 +312,7 @@ func profile(ctx context.Context, addr string, d time.Duration, file string) err
 	return f.Close()
 }
 
-func startBridge(ctx context.Context, bin, dir, store, pprofAddr string) (*proc, error) {
+func startBridge(ctx context.Context, bin, dir, name, store, dbURL, pprofAddr string) (*proc, error) {
 	listen, err := freeAddr()
 	if err != nil {
 		return nil, err
@@ -294,7 +325,8 @@ func startBridge(ctx context.Context, bin, dir, store, pprofAddr string) (*proc,
 	if err != nil {
 		return nil, err
 	}
-	logf, err := os.Create(filepath.Join(dir, "bridge.log"))
+	logName := name + ".log"
+	logf, err := os.Create(filepath.Join(dir, logName))
 	if err != nil {
 		return nil, err
 	}
@@ -304,22 +336,25 @@ func startBridge(ctx context.Context, bin, dir, store, pprofAddr string) (*proc,
 		"BRIDGE_ADMIN_LISTEN="+admin,
 		"BRIDGE_SHARED_KEY="+sharedKey,
 		"BRIDGE_STORE="+store,
-		"BRIDGE_DATA_DIR="+filepath.Join(dir, "data"),
+		"BRIDGE_DATA_DIR="+filepath.Join(dir, "data-"+store),
 		"BRIDGE_ROUTES="+project+"/* -> slack-webhook:load",
 		"BRIDGE_SLACK_WEBHOOKS=load=http://"+closed+"/hook",
 		"BRIDGE_LOG_LEVEL=info",
 		"BRIDGE_LOG_FORMAT=json",
 		"ACTIVITYBRIDGE_PPROF_ADDR="+pprofAddr, // served only by a binary built with -tags pprof
 	)
+	if dbURL != "" {
+		cmd.Env = append(cmd.Env, "BRIDGE_DATABASE_URL="+dbURL)
+	}
 	cmd.Stdout, cmd.Stderr = logf, logf
-	p, err := start("bridge", "http://"+listen+"/webhook", cmd)
+	p, err := start(name, "http://"+listen+"/webhook", cmd)
 	logf.Close()
 	if err != nil {
 		return nil, err
 	}
 	if err := waitReady(ctx, p, "http://"+listen+"/readyz"); err != nil {
 		p.stop()
-		return nil, fmt.Errorf("bridge: %w (log: %s)", err, filepath.Join(dir, "bridge.log"))
+		return nil, fmt.Errorf("%s: %w (log: %s)", name, err, filepath.Join(dir, logName))
 	}
 	return p, nil
 }

@@ -728,7 +728,7 @@ func (r *run) handle(l *lane, i int) {
 		}
 	}
 	// Renew early when the renewer is behind (a clock that jumps): never send on an ended lease.
-	if le := l.current(); !w.cfg.clock.Now().Before(le.Until.Add(-w.cfg.lease*2/3)) {
+	if le := l.current(); !w.cfg.clock.Now().Before(le.Until.Add(-w.cfg.lease * 2 / 3)) {
 		if !r.renew(l) {
 			return
 		}
@@ -976,7 +976,7 @@ func newMetrics(w *Worker, reg prometheus.Registerer) *metrics {
 		m.retries.WithLabelValues(k) // exported at 0 from the start
 	}
 	if reg != nil {
-		reg.MustRegister(m.deliveries, m.retries, m.duration, m.depth, m.oldest, m.dead)
+		reg.MustRegister(m.deliveries, m.retries, m.duration, globalGauges{w.store, []prometheus.Collector{m.depth, m.oldest, m.dead}})
 	}
 	return m
 }

@@ -111,6 +111,9 @@ sharedKey: {{ .sharedKey | quote }}
 pathToken: {{ .pathToken | quote }}
 {{- end }}
 {{- end }}
+{{- if .Values.database.url }}
+databaseURL: {{ .Values.database.url | quote }}
+{{- end }}
 {{- end }}
 
 {{/*
@@ -123,14 +126,25 @@ discordWebhooks: BRIDGE_DISCORD_WEBHOOKS
 discordToken: BRIDGE_DISCORD_TOKEN
 sharedKey: BRIDGE_SHARED_KEY
 pathToken: BRIDGE_PATH_TOKEN
+databaseURL: BRIDGE_DATABASE_URL
 {{- end }}
 
 {{/*
 Fail the render on values that cannot work together.
 */}}
 {{- define "activitybridge.validate" -}}
-{{- if and .Values.persistence.enabled (gt (int .Values.replicaCount) 1) }}
-{{- fail (printf "replicaCount is %d but persistence.enabled is true: the bolt store has a single writer, so run one replica (replicaCount: 1) or set persistence.enabled=false to use the in-memory store" (int .Values.replicaCount)) }}
+{{- $db := .Values.database }}
+{{- if and $db.url $db.existingSecret }}
+{{- fail "database.url and database.existingSecret are both set; set only one" }}
+{{- end }}
+{{- if and $db.url .Values.existingSecret }}
+{{- fail "database.url is set together with existingSecret, so the chart creates no Secret to hold it; put the URL into a Secret and set database.existingSecret and database.existingSecretKey" }}
+{{- end }}
+{{- if and $db.existingSecret (not $db.existingSecretKey) }}
+{{- fail "database.existingSecret is set but database.existingSecretKey is empty; name the key that holds the URL (CloudNativePG: uri)" }}
+{{- end }}
+{{- if and (not (include "activitybridge.database" .)) (gt (int .Values.replicaCount) 1) }}
+{{- fail (printf "replicaCount is %d but no database is set: the bolt store (persistence.enabled) has a single writer and the memory store keeps each pod's state apart, so run one replica (replicaCount: 1) or give the replicas a shared PostgreSQL database with database.url or database.existingSecret" (int .Values.replicaCount)) }}
 {{- end }}
 {{- if and .Values.routes (hasKey .Values.env "BRIDGE_ROUTES") }}
 {{- fail "routes and env.BRIDGE_ROUTES are both set, and env.BRIDGE_ROUTES would silently replace routes: keep the rules in routes (one per item) and remove env.BRIDGE_ROUTES" }}
@@ -141,4 +155,11 @@ Fail the render on values that cannot work together.
 {{- fail "secrets.slackToken does not look like a Slack bot token (xoxb- then digits, letters and dashes; \"xoxb-...\" in the README is a placeholder): paste the Bot User OAuth Token of your Slack app, or leave slackToken empty if no route uses slack: targets" }}
 {{- end }}
 {{- end }}
+{{- end }}
+
+{{/*
+"true" when the pods share a PostgreSQL database (BRIDGE_STORE=postgres), else empty.
+*/}}
+{{- define "activitybridge.database" -}}
+{{- if or .Values.database.url .Values.database.existingSecret }}true{{ end }}
 {{- end }}
