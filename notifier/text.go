@@ -26,7 +26,8 @@ func StripHidden(s string) string {
 	var b strings.Builder
 	b.Grow(len(s))
 	prev := rune(-1) // the last rune kept
-	for i, r := range s {
+	for i := 0; i < len(s); {
+		r, w := utf8.DecodeRuneInString(s[i:])
 		keep := true
 		switch {
 		case r >= 0x202A && r <= 0x202E, r >= 0x2066 && r <= 0x2069:
@@ -34,18 +35,19 @@ func StripHidden(s string) string {
 		case r == 0x200B, r >= 0x2060 && r <= 0x2064, r >= 0x206A && r <= 0x206F, r == 0xFEFF, r == 0x180E:
 			keep = false
 		case r == 0x200D:
-			next, _ := utf8.DecodeRuneInString(s[i+utf8.RuneLen(r):])
+			next, _ := utf8.DecodeRuneInString(s[i+w:])
 			keep = joinsEmoji(prev) && pictograph(next)
 		case r == 0x200C:
-			next, _ := utf8.DecodeRuneInString(s[i+utf8.RuneLen(r):])
+			next, _ := utf8.DecodeRuneInString(s[i+w:])
 			keep = nonLatinLetter(prev) && nonLatinLetter(next)
 		case r >= 0xE0000 && r <= 0xE007F:
 			keep = prev == 0x1F3F4 || (prev >= 0xE0020 && prev <= 0xE007E)
 		}
 		if keep {
-			b.WriteRune(r)
+			b.WriteString(s[i : i+w]) // the bytes as they were: an invalid byte is not this function's to mend
 			prev = r
 		}
+		i += w
 	}
 	return b.String()
 }
