@@ -801,12 +801,15 @@ func (s *pgStore) Sweep(ctx context.Context) (int, error) {
 	if err := br.Close(); err != nil {
 		return n, pgError("sweep", err)
 	}
-	// Lane rows without jobs and without a live lease go too (not counted: they are bookkeeping). A
-	// lane that gets a job meanwhile is locked by that enqueue (skipped) or keeps its row: the jobs'
-	// foreign key makes the delete fail rather than orphan them.
+	// Lane rows without jobs, without a live lease and whose pacing state (tat) is past go too (not
+	// counted: they are bookkeeping); a row whose tat is ahead is kept, or the next notice would get a
+	// fresh burst the chat service does not give. A lane that gets a job meanwhile is locked by that
+	// enqueue (skipped) or keeps its row: the jobs' foreign key makes the delete fail rather than
+	// orphan them.
 	_, err := s.pool.Exec(ctx, `DELETE FROM activitybridge_lanes WHERE dest IN (
 			SELECT l.dest FROM activitybridge_lanes l
 			WHERE (l.owner = '' OR l.lease_until IS NULL OR l.lease_until <= `+nowSQL+`)
+				AND (l.tat IS NULL OR l.tat <= `+nowSQL+`)
 				AND NOT EXISTS (SELECT 1 FROM activitybridge_jobs j WHERE j.dest = l.dest)
 			FOR UPDATE SKIP LOCKED
 		)`, s.now())

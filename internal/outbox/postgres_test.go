@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/activitybridge/activitybridge/internal/pgtest"
+	"github.com/activitybridge/activitybridge/notifier"
 )
 
 func init() {
@@ -301,4 +302,45 @@ func TestPostgresEnqueueAtomic(t *testing.T) {
 		}
 	}
 	mustEnqueue(t, s, "a1", "pending", job("slack:#d", "good"))
+}
+
+// TestPostgresSweepKeepsPacing: a lane that has just drained and been released still carries its pacing
+// state (a TAT ahead of now); Sweep must not drop that row, or the next notice to the destination would
+// get a fresh burst allowance the chat service does not give (a 429) and the epoch would start over.
+func TestPostgresSweepKeepsPacing(t *testing.T) {
+	ctx := context.Background()
+	clock := newFakeClock()
+	s := openPostgres(t, WithClock(clock))
+	mustEnqueue(t, s, "a1", "pending", job("slack:#d", "one"))
+	leases, err := s.ClaimLanes(ctx, "r", time.Minute, 10)
+	if err != nil || len(leases) != 1 {
+		t.Fatalf("ClaimLanes = %v, %v", leases, err)
+	}
+	l := leases[0]
+	jobs, err := s.LaneJobs(ctx, "slack:#d", 10)
+	if err != nil || len(jobs) != 1 {
+		t.Fatalf("LaneJobs = %v, %v", jobs, err)
+	}
+	tat := clock.Now().Add(5 * time.Second)
+	l.TAT = tat
+	if err := s.Complete(ctx, l, jobs[0], notifier.Ref{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Release(ctx, l); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mustEnqueue(t, s, "a2", "pending", job("slack:#d", "two"))
+	again, err := s.ClaimLanes(ctx, "r", time.Minute, 10)
+	if err != nil || len(again) != 1 {
+		t.Fatalf("ClaimLanes = %v, %v", again, err)
+	}
+	if d := again[0].TAT.Sub(tat); d < -time.Millisecond || d > time.Millisecond {
+		t.Errorf("TAT after a sweep = %v; want %v (the pacing state kept)", again[0].TAT, tat)
+	}
+	if again[0].Epoch <= l.Epoch {
+		t.Errorf("epoch after a sweep = %d; want more than %d", again[0].Epoch, l.Epoch)
+	}
 }
