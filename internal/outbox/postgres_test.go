@@ -344,3 +344,38 @@ func TestPostgresSweepKeepsPacing(t *testing.T) {
 		t.Errorf("epoch after a sweep = %d; want more than %d", again[0].Epoch, l.Epoch)
 	}
 }
+
+// TestPostgresPingAfterOutage: Ping (what /readyz asks first) fails while the database cannot be
+// reached, and succeeds again once it can, without a restart of the store: the pool replaces the
+// connections the outage broke.
+func TestPostgresPingAfterOutage(t *testing.T) {
+	url := pgtest.URL(t)
+	s := openPostgresURL(t, url)
+	if err := s.Ping(); err != nil {
+		t.Fatalf("Ping before the outage: %v", err)
+	}
+	db := strings.TrimPrefix(url[:strings.Index(url, "?")], "postgres:///")
+	admin := strings.Replace(url, "postgres:///"+db+"?", "postgres:///postgres?", 1)
+	sqlExec(t, admin, `ALTER DATABASE `+db+` ALLOW_CONNECTIONS false`)
+	sqlExec(t, admin, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1`, db)
+	failed := false
+	for range 3 { // the first Ping may still find a connection the server has not closed yet
+		if s.Ping() != nil {
+			failed = true
+			break
+		}
+	}
+	if !failed {
+		t.Error("Ping succeeded while the database refused connections")
+	}
+	sqlExec(t, admin, `ALTER DATABASE `+db+` ALLOW_CONNECTIONS true`)
+	var err error
+	for range 3 { // a connection broken by the outage may fail once more before the pool drops it
+		if err = s.Ping(); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		t.Errorf("Ping after the outage: %v", err)
+	}
+}
