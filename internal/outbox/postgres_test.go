@@ -305,8 +305,9 @@ func TestPostgresEnqueueAtomic(t *testing.T) {
 }
 
 // TestPostgresSweepKeepsPacing: a lane that has just drained and been released still carries its pacing
-// state (a TAT ahead of now); Sweep must not drop that row, or the next notice to the destination would
-// get a fresh burst allowance the chat service does not give (a 429) and the epoch would start over.
+// state (a TAT ahead of now) and its epoch; Sweep must not drop that row before it has been idle for the
+// window, or the next notice to the destination would get a fresh burst allowance the chat service does
+// not give (a 429) and the epoch would start over (the same owner could claim an epoch it held before).
 func TestPostgresSweepKeepsPacing(t *testing.T) {
 	ctx := context.Background()
 	clock := newFakeClock()
@@ -343,6 +344,42 @@ func TestPostgresSweepKeepsPacing(t *testing.T) {
 	if again[0].Epoch <= l.Epoch {
 		t.Errorf("epoch after a sweep = %d; want more than %d", again[0].Epoch, l.Epoch)
 	}
+
+	// Idle for less than the window (tat past): kept, the epoch keeps growing. Idle for the window: gone.
+	l = again[0]
+	jobs, err = s.LaneJobs(ctx, "slack:#d", 10)
+	if err != nil || len(jobs) != 1 {
+		t.Fatalf("LaneJobs = %v, %v", jobs, err)
+	}
+	if err := s.Complete(ctx, l, jobs[0], notifier.Ref{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Release(ctx, l); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(time.Hour)
+	if _, err := s.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := laneRows(t, s); n != 1 {
+		t.Errorf("%d lane rows after a sweep an hour later; want 1 (kept)", n)
+	}
+	clock.Advance(DefaultDedupWindow)
+	if _, err := s.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := laneRows(t, s); n != 0 {
+		t.Errorf("%d lane rows after a sweep a window later; want 0", n)
+	}
+}
+
+func laneRows(t *testing.T, s Store) int {
+	t.Helper()
+	var n int
+	if err := s.(*pgStore).pool.QueryRow(context.Background(), `SELECT count(*) FROM activitybridge_lanes`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 // TestPostgresPingAfterOutage: Ping (what /readyz asks first) fails while the database cannot be
