@@ -109,3 +109,21 @@ func TestNotesSendAndStates(t *testing.T) {
 		}
 	}
 }
+
+// TestReadmeDiscordBotPermissions: without Read Message History a bot's reply carrying a failure's
+// mentions is refused by Discord, so the chart README says so where discordToken is set.
+func TestReadmeDiscordBotPermissions(t *testing.T) {
+	readme, err := os.ReadFile(chartDir + "/README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(readme), "\n") {
+		if strings.HasPrefix(line, "| secrets.discordToken |") {
+			if !strings.Contains(line, "Read Message History") {
+				t.Errorf("the secrets.discordToken row does not name Read Message History: %s", line)
+			}
+			return
+		}
+	}
+	t.Error("README.md has no row for secrets.discordToken")
+}

@@ -655,3 +655,24 @@ func TestWarningsAndDataDirErrors(t *testing.T) {
 		t.Error("an error naming BRIDGE_DATA_DIR already is changed")
 	}
 }
+
+func TestWarningsMentionWithoutTarget(t *testing.T) {
+	t.Setenv("BRIDGE_SHARED_KEY", "k")
+	t.Setenv("BRIDGE_SLACK_TOKEN", "xoxb-1")
+	t.Setenv("BRIDGE_DISCORD_WEBHOOKS", "prod=https://discord.com/api/webhooks/1/x")
+	t.Setenv("BRIDGE_ROUTES", "a/* mention=slack:U123 -> discord:prod\n"+
+		"b/* mention=slack:U123,discord:112233445566778899 -> console\n"+
+		"c/* mention=slack:U123,discord:112233445566778899 -> slack:#ops, discord:prod")
+	c, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"BRIDGE_ROUTES line 1: mention=slack:… never pings anyone: the rule has no slack target; add a slack target to the rule or drop its slack mentions",
+		"BRIDGE_ROUTES line 2: mention=slack:… never pings anyone: the rule has no slack target; add a slack target to the rule or drop its slack mentions",
+		"BRIDGE_ROUTES line 2: mention=discord:… never pings anyone: the rule has no discord target; add a discord target to the rule or drop its discord mentions",
+	}
+	if got := c.Warnings(nil); !slices.Equal(got, want) {
+		t.Errorf("Warnings() =\n%q\nwant\n%q", got, want)
+	}
+}

@@ -6,13 +6,16 @@ import (
 	"io/fs"
 	"os"
 	"strings"
+
+	"github.com/activitybridge/activitybridge/internal/route"
 )
 
 // Warnings returns what serve logs and check prints as warnings: a configuration that works but most
 // likely not as meant. environ is os.Environ(). Each warning is one line and names what to change:
 // unknown BRIDGE_* variables (a misspelt name is otherwise silently ignored), an empty BRIDGE_ROUTES,
 // a webhook endpoint that anyone can post to (no shared key and no path token), and routing rules that
-// can never match because an earlier rule catches everything they would.
+// can never match because an earlier rule catches everything they would, and mention= tokens for a
+// service the rule sends to no target on (they would never ping anyone).
 func (c *Config) Warnings(environ []string) []string {
 	var out []string
 	for _, name := range Unknown(environ) {
@@ -29,6 +32,29 @@ func (c *Config) Warnings(environ []string) []string {
 		for _, s := range c.Table.Shadowed() {
 			out = append(out, s.String())
 		}
+		for _, r := range c.Table.Rules {
+			out = append(out, unusedMentions(r)...)
+		}
+	}
+	return out
+}
+
+// unusedMentions returns one warning per mention= service of rule r that none of r's targets is on:
+// such a mention is never sent (a console target takes no mentions).
+func unusedMentions(r route.Rule) []string {
+	on := map[string]bool{}
+	for _, t := range r.Targets {
+		on[route.MentionService(t.Kind)] = true
+	}
+	var out []string
+	warned := map[string]bool{}
+	for _, m := range r.Mentions {
+		if on[m.Service] || warned[m.Service] {
+			continue
+		}
+		warned[m.Service] = true
+		out = append(out, fmt.Sprintf("BRIDGE_ROUTES line %d: mention=%s:… never pings anyone: the rule has no %s target; "+
+			"add a %s target to the rule or drop its %s mentions", r.Line, m.Service, m.Service, m.Service, m.Service))
 	}
 	return out
 }

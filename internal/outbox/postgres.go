@@ -801,15 +801,20 @@ func (s *pgStore) Sweep(ctx context.Context) (int, error) {
 	if err := br.Close(); err != nil {
 		return n, pgError("sweep", err)
 	}
-	// Lane rows without jobs and without a live lease go too (not counted: they are bookkeeping). A
-	// lane that gets a job meanwhile is locked by that enqueue (skipped) or keeps its row: the jobs'
-	// foreign key makes the delete fail rather than orphan them.
+	// Lane rows without jobs, without a live lease and idle for the window (no send, so tat is a
+	// window old) go too (not counted: they are bookkeeping). A recent row is kept: its tat is the
+	// pacing state (dropped, the next notice would get a fresh burst the chat service does not give),
+	// and its epoch must keep growing (a row made anew starts over, and the same owner could claim
+	// the same epoch again while a write under its old lease is still on its way). A lane that gets a
+	// job meanwhile is locked by that enqueue (skipped) or keeps its row: the jobs' foreign key makes
+	// the delete fail rather than orphan them.
 	_, err := s.pool.Exec(ctx, `DELETE FROM activitybridge_lanes WHERE dest IN (
 			SELECT l.dest FROM activitybridge_lanes l
 			WHERE (l.owner = '' OR l.lease_until IS NULL OR l.lease_until <= `+nowSQL+`)
+				AND (l.tat IS NULL OR l.tat <= `+nowSQL+` - $2 * interval '1 microsecond')
 				AND NOT EXISTS (SELECT 1 FROM activitybridge_jobs j WHERE j.dest = l.dest)
 			FOR UPDATE SKIP LOCKED
-		)`, s.now())
+		)`, s.now(), micros(s.cfg.window))
 	var pe *pgconn.PgError
 	if err != nil && !(errors.As(err, &pe) && pe.Code == "23503") { // foreign_key_violation: a job arrived
 		return n, pgError("sweep lanes", err)

@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/activitybridge/activitybridge/internal/pgtest"
+	"github.com/activitybridge/activitybridge/notifier"
 )
 
 func init() {
@@ -301,4 +302,117 @@ func TestPostgresEnqueueAtomic(t *testing.T) {
 		}
 	}
 	mustEnqueue(t, s, "a1", "pending", job("slack:#d", "good"))
+}
+
+// TestPostgresSweepKeepsPacing: a lane that has just drained and been released still carries its pacing
+// state (a TAT ahead of now) and its epoch; Sweep must not drop that row before it has been idle for the
+// window, or the next notice to the destination would get a fresh burst allowance the chat service does
+// not give (a 429) and the epoch would start over (the same owner could claim an epoch it held before).
+func TestPostgresSweepKeepsPacing(t *testing.T) {
+	ctx := context.Background()
+	clock := newFakeClock()
+	s := openPostgres(t, WithClock(clock))
+	mustEnqueue(t, s, "a1", "pending", job("slack:#d", "one"))
+	leases, err := s.ClaimLanes(ctx, "r", time.Minute, 10)
+	if err != nil || len(leases) != 1 {
+		t.Fatalf("ClaimLanes = %v, %v", leases, err)
+	}
+	l := leases[0]
+	jobs, err := s.LaneJobs(ctx, "slack:#d", 10)
+	if err != nil || len(jobs) != 1 {
+		t.Fatalf("LaneJobs = %v, %v", jobs, err)
+	}
+	tat := clock.Now().Add(5 * time.Second)
+	l.TAT = tat
+	if err := s.Complete(ctx, l, jobs[0], notifier.Ref{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Release(ctx, l); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mustEnqueue(t, s, "a2", "pending", job("slack:#d", "two"))
+	again, err := s.ClaimLanes(ctx, "r", time.Minute, 10)
+	if err != nil || len(again) != 1 {
+		t.Fatalf("ClaimLanes = %v, %v", again, err)
+	}
+	if d := again[0].TAT.Sub(tat); d < -time.Millisecond || d > time.Millisecond {
+		t.Errorf("TAT after a sweep = %v; want %v (the pacing state kept)", again[0].TAT, tat)
+	}
+	if again[0].Epoch <= l.Epoch {
+		t.Errorf("epoch after a sweep = %d; want more than %d", again[0].Epoch, l.Epoch)
+	}
+
+	// Idle for less than the window (tat past): kept, the epoch keeps growing. Idle for the window: gone.
+	l = again[0]
+	jobs, err = s.LaneJobs(ctx, "slack:#d", 10)
+	if err != nil || len(jobs) != 1 {
+		t.Fatalf("LaneJobs = %v, %v", jobs, err)
+	}
+	if err := s.Complete(ctx, l, jobs[0], notifier.Ref{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Release(ctx, l); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(time.Hour)
+	if _, err := s.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := laneRows(t, s); n != 1 {
+		t.Errorf("%d lane rows after a sweep an hour later; want 1 (kept)", n)
+	}
+	clock.Advance(DefaultDedupWindow)
+	if _, err := s.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := laneRows(t, s); n != 0 {
+		t.Errorf("%d lane rows after a sweep a window later; want 0", n)
+	}
+}
+
+func laneRows(t *testing.T, s Store) int {
+	t.Helper()
+	var n int
+	if err := s.(*pgStore).pool.QueryRow(context.Background(), `SELECT count(*) FROM activitybridge_lanes`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestPostgresPingAfterOutage: Ping (what /readyz asks first) fails while the database cannot be
+// reached, and succeeds again once it can, without a restart of the store: the pool replaces the
+// connections the outage broke.
+func TestPostgresPingAfterOutage(t *testing.T) {
+	url := pgtest.URL(t)
+	s := openPostgresURL(t, url)
+	if err := s.Ping(); err != nil {
+		t.Fatalf("Ping before the outage: %v", err)
+	}
+	db := strings.TrimPrefix(url[:strings.Index(url, "?")], "postgres:///")
+	admin := strings.Replace(url, "postgres:///"+db+"?", "postgres:///postgres?", 1)
+	sqlExec(t, admin, `ALTER DATABASE `+db+` ALLOW_CONNECTIONS false`)
+	sqlExec(t, admin, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1`, db)
+	failed := false
+	for range 3 { // the first Ping may still find a connection the server has not closed yet
+		if s.Ping() != nil {
+			failed = true
+			break
+		}
+	}
+	if !failed {
+		t.Error("Ping succeeded while the database refused connections")
+	}
+	sqlExec(t, admin, `ALTER DATABASE `+db+` ALLOW_CONNECTIONS true`)
+	var err error
+	for range 3 { // a connection broken by the outage may fail once more before the pool drops it
+		if err = s.Ping(); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		t.Errorf("Ping after the outage: %v", err)
+	}
 }

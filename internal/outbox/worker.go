@@ -271,7 +271,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	select {
 	case <-done:
 	case <-t.C:
-		w.log.Warn().Dur("drain_timeout", w.cfg.drain).Msg("in-flight sends did not finish in time; cancelling them, their jobs stay queued")
+		w.log.Warn().Int64("drain_timeout_ms", w.cfg.drain.Milliseconds()).Msg("in-flight sends did not finish in time; cancelling them, their jobs stay queued")
 		cancelHard()
 		<-done
 	}
@@ -800,7 +800,7 @@ func (r *run) retry(l *lane, i int, log zerolog.Logger, kind, reason string, err
 	}
 	w.m.deliveries.WithLabelValues(kind, "retry", reason).Inc()
 	w.m.retries.WithLabelValues(kind).Inc()
-	log.Warn().Str("error", clip(err.Error())).Str("reason", reason).Int("attempts", job.Attempts).Dur("retry_in", wait).
+	log.Warn().Str("error", clip(err.Error())).Str("reason", reason).Int("attempts", job.Attempts).Int64("retry_in_ms", wait.Milliseconds()).
 		Msg("delivery failed; will retry")
 }
 
@@ -837,7 +837,7 @@ func (r *run) record(l *lane, job Job, f *finish) bool {
 			w.m.deliveries.WithLabelValues(kind, f.outcome, reasonOK).Inc()
 			took := w.cfg.clock.Now().Sub(f.received)
 			w.m.duration.Observe(took.Seconds())
-			log.Info().Str("outcome", f.outcome).Int("attempts", job.Attempts+1).Dur("since_received", took).Msg("notice delivered")
+			log.Info().Str("outcome", f.outcome).Int("attempts", job.Attempts+1).Float64("since_received_ms", float64(took.Microseconds())/1000).Msg("notice delivered")
 		}
 		return true
 	}

@@ -498,6 +498,11 @@ func testLogs(t *testing.T, open func(t *testing.T, opts ...Option) Store) {
 			continue
 		}
 		levels = append(levels, m["level"].(string))
+		if m["level"] == "warn" {
+			if _, ok := m["retry_in_ms"].(float64); !ok {
+				t.Errorf("retry log line %s has no retry_in_ms (durations name their unit)", line)
+			}
+		}
 		want := map[string]string{"activity": "a1", "project": "proj1", "environment": "main", "type": "environment.push", "state": "pending", "destination": "slack:#d"}
 		for k, v := range want {
 			if m[k] != v {

@@ -122,21 +122,8 @@ func (h *hook) reply(ctx context.Context, msg notifier.Message, ref notifier.Ref
 	if p.Content == "" {
 		return nil
 	}
-	params := &discordgo.WebhookParams{Content: p.Content, AllowedMentions: p.AllowedMentions}
-	var m *discordgo.Message
-	var err error
-	if h.thread != "" {
-		m, err = h.s.WebhookThreadExecute(h.id, h.token, true, h.thread, params, discordgo.WithContext(ctx))
-	} else {
-		m, err = h.s.WebhookExecute(h.id, h.token, true, params, discordgo.WithContext(ctx))
-	}
-	if err != nil {
-		return h.fail("reply", err, false)
-	}
-	if m == nil || m.ID == "" {
-		return fmt.Errorf("discord webhook %s: reply: answer without a message ID", h.name)
-	}
-	return nil
+	_, err := h.post(ctx, "reply", &discordgo.WebhookParams{Content: p.Content, AllowedMentions: p.AllowedMentions})
+	return err
 }
 
 // guild returns the webhook's guild ID, or "" when Discord does not say.

@@ -184,7 +184,16 @@ func (h *hook) Send(ctx context.Context, msg notifier.Message, prev notifier.Ref
 		}
 		return r, nil
 	}
-	params := &discordgo.WebhookParams{Content: p.Content, Embeds: p.Embeds, AllowedMentions: p.AllowedMentions}
+	m, err := h.post(ctx, "post", &discordgo.WebhookParams{Content: p.Content, Embeds: p.Embeds, AllowedMentions: p.AllowedMentions})
+	if err != nil {
+		return notifier.Ref{}, err
+	}
+	return ref(m, notifier.Ref{}), nil
+}
+
+// post executes the webhook with params (wait=true, in the hook's thread if it has one) and returns
+// the new message. op ("post", "reply") names the step in the error.
+func (h *hook) post(ctx context.Context, op string, params *discordgo.WebhookParams) (*discordgo.Message, error) {
 	var m *discordgo.Message
 	var err error
 	if h.thread != "" {
@@ -193,12 +202,12 @@ func (h *hook) Send(ctx context.Context, msg notifier.Message, prev notifier.Ref
 		m, err = h.s.WebhookExecute(h.id, h.token, true, params, discordgo.WithContext(ctx))
 	}
 	if err != nil {
-		return notifier.Ref{}, h.fail("post", err, false)
+		return nil, h.fail(op, err, false)
 	}
 	if m == nil || m.ID == "" {
-		return notifier.Ref{}, fmt.Errorf("discord webhook %s: post: answer without a message ID", h.name)
+		return nil, fmt.Errorf("discord webhook %s: %s: answer without a message ID", h.name, op)
 	}
-	return ref(m, notifier.Ref{}), nil
+	return m, nil
 }
 
 func (h *hook) fail(op string, err error, edit bool) error {
