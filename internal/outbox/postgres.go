@@ -113,6 +113,10 @@ var pgMigrations = []string{
 		owner text NOT NULL,
 		until timestamptz NOT NULL
 	);`,
+	// Epochs come from one sequence, so a lane row made anew (after Sweep removed an idle one) never
+	// hands out an epoch that an old lease of the same owner still carries.
+	`CREATE SEQUENCE activitybridge_lane_epoch;
+	SELECT setval('activitybridge_lane_epoch', GREATEST((SELECT max(epoch) FROM activitybridge_lanes), 0) + 1, false);`,
 }
 
 // pgStore is the PostgreSQL Store.
@@ -371,7 +375,7 @@ func (s *pgStore) ClaimLanes(ctx context.Context, owner string, leaseFor time.Du
 			FOR UPDATE OF l SKIP LOCKED
 		)
 		UPDATE activitybridge_lanes l
-		SET owner = $2, epoch = l.epoch + 1, lease_until = `+nowSQL+` + $3 * interval '1 microsecond'
+		SET owner = $2, epoch = nextval('activitybridge_lane_epoch'), lease_until = `+nowSQL+` + $3 * interval '1 microsecond'
 		FROM free WHERE l.dest = free.dest
 		RETURNING l.dest, l.epoch, l.tat, free.first`, s.now(), owner, micros(leaseFor), limit)
 	if err != nil {
@@ -803,9 +807,8 @@ func (s *pgStore) Sweep(ctx context.Context) (int, error) {
 	}
 	// Lane rows without jobs, without a live lease and idle for the window (no send, so tat is a
 	// window old) go too (not counted: they are bookkeeping). A recent row is kept: its tat is the
-	// pacing state (dropped, the next notice would get a fresh burst the chat service does not give),
-	// and its epoch must keep growing (a row made anew starts over, and the same owner could claim
-	// the same epoch again while a write under its old lease is still on its way). A lane that gets a
+	// pacing state (dropped, the next notice would get a fresh burst the chat service does not give).
+	// Epochs come from a sequence, so a row made anew never reuses one. A lane that gets a
 	// job meanwhile is locked by that enqueue (skipped) or keeps its row: the jobs' foreign key makes
 	// the delete fail rather than orphan them.
 	_, err := s.pool.Exec(ctx, `DELETE FROM activitybridge_lanes WHERE dest IN (

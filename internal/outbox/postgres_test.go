@@ -371,6 +371,11 @@ func TestPostgresSweepKeepsPacing(t *testing.T) {
 	if n := laneRows(t, s); n != 0 {
 		t.Errorf("%d lane rows after a sweep a window later; want 0", n)
 	}
+	// The lane made anew by the next notice never hands out an epoch an old lease carried.
+	mustEnqueue(t, s, "a3", "pending", job("slack:#d", "three"))
+	if anew := claimLane(t, s, "slack:#d"); anew.Epoch <= l.Epoch {
+		t.Errorf("epoch of the lane made anew = %d; want above %d, the last one before the sweep", anew.Epoch, l.Epoch)
+	}
 }
 
 func laneRows(t *testing.T, s Store) int {
