@@ -53,10 +53,11 @@ func TestPoisonNoticeDoesNotHoldItsChannel(t *testing.T) {
 	if took > slackPace+2*time.Second {
 		t.Errorf("the second notice took %v to arrive; want at most the pace (%v) plus the request", took, slackPace)
 	}
-	_, m := b.get("/metrics")
-	if !strings.Contains(m, "activitybridge_queue_depth 2") {
-		t.Errorf("queue depth is not 2 (the poison activity's two jobs) while it keeps failing:\n%s", grepLines(m, "queue_depth"))
-	}
+	// The chat has the message a moment before the worker records it: wait for the record.
+	waitFor(t, 10*time.Second, "the queue holding only the poison activity's two jobs", func() bool {
+		_, m := b.get("/metrics")
+		return strings.Contains(m, "activitybridge_queue_depth 2\n")
+	})
 	// Once the chat takes it, the poison activity is delivered in order: post, then its edit.
 	stop()
 	waitFor(t, 60*time.Second, "the poison activity delivered", func() bool {
@@ -65,6 +66,20 @@ func TestPoisonNoticeDoesNotHoldItsChannel(t *testing.T) {
 	})
 	if got := string(s.Messages("#x")[1].Blocks); !strings.Contains(got, "deployed") {
 		t.Errorf("the poison activity's message does not end on its final state: %s", got)
+	}
+}
+
+// metricsOnceCounted returns /metrics once substr is in it n times, or after a few seconds: the worker
+// counts a delivery just after the chat and the store have seen it, so a scrape at that moment may not
+// hold it yet.
+func metricsOnceCounted(b *bridge, n int, substr string) string {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, m := b.get("/metrics")
+		if strings.Count(m, substr) >= n || time.Now().After(deadline) {
+			return m
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -112,7 +127,7 @@ func TestMessagesNeverGoBack(t *testing.T) {
 		}
 	}
 	check("late in_progress")
-	_, m := b.get("/metrics")
+	m := metricsOnceCounted(b, 3, `outcome="skipped",reason="superseded"} 1`)
 	for _, kind := range []string{"slack", "slack-webhook", "discord"} {
 		if want := fmt.Sprintf(`activitybridge_deliveries_total{kind=%q,outcome="skipped",reason="superseded"} 1`, kind); !strings.Contains(m, want) {
 			t.Errorf("/metrics lacks %s:\n%s", want, grepLines(m, "deliveries_total"))
@@ -228,7 +243,7 @@ func TestDiscordLimitNeverDelaysSlack(t *testing.T) {
 	if got := len(d.Requests()); got > 12 {
 		t.Errorf("Discord got %d requests during its global limit; want about one per session", got)
 	}
-	_, m := b.get("/metrics")
+	m := metricsOnceCounted(b, 1, `activitybridge_deliveries_total{kind="discord",outcome="retry",reason="retry_after"}`)
 	if !strings.Contains(m, `activitybridge_deliveries_total{kind="discord",outcome="retry",reason="retry_after"}`) {
 		t.Errorf("/metrics does not count Discord's retry-after:\n%s", grepLines(m, "deliveries_total"))
 	}
