@@ -283,6 +283,10 @@ type webhookResult struct {
 func (h *handler) serveWebhook(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	res := h.webhook(w, r)
+	// Counted before the answer goes out, so that a client that has its answer finds it in /metrics.
+	elapsed := time.Since(start)
+	h.received.WithLabelValues(res.outcome).Inc()
+	h.duration.Observe(elapsed.Seconds())
 	switch {
 	case res.reason != "":
 		switch res.status {
@@ -305,9 +309,6 @@ func (h *handler) serveWebhook(w http.ResponseWriter, r *http.Request) {
 			Reason   string `json:"reason,omitempty"` // why nothing was queued: duplicate or unmatched
 		}{res.activity, res.queued, res.noJobs})
 	}
-	elapsed := time.Since(start)
-	h.received.WithLabelValues(res.outcome).Inc()
-	h.duration.Observe(elapsed.Seconds())
 
 	level := zerolog.InfoLevel
 	if res.status >= http.StatusInternalServerError {
