@@ -104,13 +104,8 @@ type Destination struct {
 // Destinations is Match with the mentions: the destinations of an activity, each once, each with the
 // mentions of every matched rule that reached it.
 func (t *Table) Destinations(f Facts) []Destination {
-	_, dests := t.explain(f)
+	_, dests := t.ExplainDestinations(f)
 	return dests
-}
-
-// ExplainDestinations is Explain with the mentions each destination gets.
-func (t *Table) ExplainDestinations(f Facts) ([]Step, []Destination) {
-	return t.explain(f)
 }
 
 // addDestinations adds the targets of a matched rule to dests (each destination once, by String form),

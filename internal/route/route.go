@@ -318,15 +318,15 @@ type Step struct {
 // the resulting destinations. Rules after the one that ended matching are not listed. For the
 // default table it returns one step for the implied rule */* -> console.
 func (t *Table) Explain(f Facts) (steps []Step, targets []Target) {
-	steps, dests := t.explain(f)
+	steps, dests := t.ExplainDestinations(f)
 	for _, d := range dests {
 		targets = append(targets, d.Target)
 	}
 	return steps, targets
 }
 
-// explain is Explain with the mentions of each destination (see Destinations).
-func (t *Table) explain(f Facts) (steps []Step, dests []Destination) {
+// ExplainDestinations is Explain with the mentions each destination gets (see Destinations).
+func (t *Table) ExplainDestinations(f Facts) (steps []Step, dests []Destination) {
 	if t.Default {
 		r := Rule{Project: "*", Environment: "*", Targets: []Target{Console}, Source: "*/* -> console"}
 		return []Step{{Rule: r, Matched: true, Why: "BRIDGE_ROUTES is empty, so everything goes to the console"}}, []Destination{{Target: Console}}
