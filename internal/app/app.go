@@ -49,7 +49,7 @@ type App struct {
 	store     outbox.Store
 	worker    *outbox.Worker
 	registry  *prometheus.Registry
-	health    *storeHealth
+	disk      *storeHealth
 }
 
 // New builds the service from a loaded configuration: it parses and checks the templates, opens the store and
@@ -66,7 +66,7 @@ func New(cfg *config.Config, log zerolog.Logger, stdout io.Writer) (*App, error)
 		renderer: r,
 		table:    cfg.Table,
 		registry: prometheus.NewRegistry(),
-		health:   &storeHealth{log: log, dir: storeDir(cfg.Store, cfg.DataDir)},
+		disk:     &storeHealth{log: log, dir: storeDir(cfg.Store, cfg.DataDir)},
 	}
 	a.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if err := a.checkSets(); err != nil {
@@ -240,7 +240,7 @@ func (a *App) queue(ctx context.Context, id string, facts route.Facts, render fu
 		})
 	}
 	queued, err := a.store.Enqueue(ctx, id, facts.State, jobs)
-	a.health.record(err)
+	a.disk.record(err)
 	if err != nil {
 		return id, 0, fmt.Errorf("%w: %w", receiver.ErrUnavailable, err)
 	}
@@ -269,7 +269,7 @@ func (a *App) ready() error {
 	if err := a.store.Ping(); err != nil {
 		return fmt.Errorf("store not writable: %w", err)
 	}
-	return a.health.check()
+	return a.disk.check()
 }
 
 // Run serves until ctx is done, then shuts down in order: stop accepting webhooks, let requests in flight

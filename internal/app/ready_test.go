@@ -110,13 +110,13 @@ func TestReadyAfterFailedWrites(t *testing.T) {
 	}
 
 	// With a data folder, a probe write there turns the pod ready without a webhook.
-	a.health.dir = t.TempDir()
+	a.disk.dir = t.TempDir()
 	store.err.Store(&full)
 	post()
 	if code, _ := readyz(); code != 200 {
 		t.Errorf("readyz with room in the data folder = %d, want 200 (the probe write succeeds)", code)
 	}
-	if entries, _ := os.ReadDir(a.health.dir); len(entries) != 0 {
+	if entries, _ := os.ReadDir(a.disk.dir); len(entries) != 0 {
 		t.Errorf("the probe left %d files in the data folder", len(entries))
 	}
 }
