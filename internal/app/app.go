@@ -49,7 +49,7 @@ type App struct {
 	store     outbox.Store
 	worker    *outbox.Worker
 	registry  *prometheus.Registry
-	disk      *storeHealth
+	disk      *storeHealth // whether the last store write failed for want of space or I/O (/readyz)
 }
 
 // New builds the service from a loaded configuration: it parses and checks the templates, opens the store and
